@@ -1,0 +1,60 @@
+/* core/route.h — turning request paths into route labels.
+ *
+ * Three layers, applied in order to the path (query string already gone):
+ *  1. PROMSHIM_EXCLUDE templates: a match means "do not record".
+ *  2. PROMSHIM_ROUTES templates: `{name}` matches one segment, `*` one
+ *     unnamed segment, a trailing `**` the rest; the first match's template
+ *     text is the label.
+ *  3. The heuristic (PROMSHIM_HEURISTIC=on): ID-like segments become `{id}`
+ *     and a position that has seen more than collapse_after distinct literal
+ *     segments under the same parent becomes `*` (table shared by the
+ *     family, bounded, lock-free).
+ * Otherwise the path as sent. Every label is valid UTF-8 (invalid bytes
+ * become U+FFFD) and at most ROUTE_LABEL_MAX bytes (longer ones are cut and
+ * end in "...").
+ *
+ * Template sets are compiled once (in the constructor; this allocates);
+ * resolving a path is one pass over its segments, no backtracking, no
+ * allocation.
+ */
+#ifndef PROMSHIM_CORE_ROUTE_H
+#define PROMSHIM_CORE_ROUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ROUTE_LABEL_MAX 256
+
+struct route_set;  /* compiled templates, immutable once built */
+struct route_seen; /* shared table of literal segments seen per position */
+
+/* Compile templates from text: separated by commas or newlines; blank lines
+ * and lines starting with '#' are ignored. On error returns -1 and writes a
+ * one-line reason (naming the bad template) into err. *out is NULL for an
+ * empty text. */
+int route_set_parse(struct route_set **out, const char *text, size_t len, char *err, size_t errlen);
+void route_set_free(struct route_set *rs);
+
+/* Bytes of shared memory a seen-segment table of `slots` entries needs. */
+size_t route_seen_size(unsigned slots);
+/* Lay out the table in zeroed shared memory before any fork. */
+struct route_seen *route_seen_init(void *mem, size_t size, unsigned slots, unsigned collapse_after);
+
+struct route_ctx {
+	const struct route_set *routes;  /* may be NULL */
+	const struct route_set *exclude; /* may be NULL */
+	int heuristic;                   /* PROMSHIM_HEURISTIC */
+	struct route_seen *seen;         /* may be NULL: no collapsing */
+};
+
+/* Resolve path[0..len) into a label written to out (cap >= ROUTE_LABEL_MAX,
+ * not NUL-terminated). Returns the label length, or -1 when the path is
+ * excluded. truncated says the path was already cut by the tracker. */
+int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int truncated, char *out,
+		  size_t cap);
+
+/* Make bytes a valid label: invalid UTF-8 replaced by U+FFFD, cut to
+ * ROUTE_LABEL_MAX with a trailing "...". Returns the length written. */
+size_t route_label_clean(const char *in, size_t len, int truncated, char *out, size_t cap);
+
+#endif

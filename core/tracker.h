@@ -1,0 +1,122 @@
+/* core/tracker.h — streaming HTTP/1.x exchange tracker for one connection.
+ *
+ * The caller owns a struct trk_conn per connection and feeds it the bytes the
+ * server read (trk_read) and wrote (trk_write, trk_writev, trk_write_opaque),
+ * with CLOCK_MONOTONIC timestamps, and finally the end of the connection
+ * (trk_end). The tracker calls back into a struct trk_sink as it goes:
+ * on_request when a request head has been parsed far enough to know method
+ * and path, on_exchange when the matching response completed (or when the
+ * connection ended first: TRK_X_ABORTED), on_error for every parse error,
+ * on_unsupported once for traffic that is not HTTP/1.x.
+ *
+ * No allocation, no I/O, no global state. Fixed-size state per connection.
+ * The read side (trk_read) and the write side (trk_write*) may run in two
+ * threads at once; they share only a single-producer single-consumer queue of
+ * pending requests and a few atomic flags. trk_end must not run concurrently
+ * with either side.
+ */
+#ifndef PROMSHIM_CORE_TRACKER_H
+#define PROMSHIM_CORE_TRACKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+enum trk_method {
+	TRK_M_OTHER = 0,
+	TRK_M_GET,
+	TRK_M_HEAD,
+	TRK_M_POST,
+	TRK_M_PUT,
+	TRK_M_DELETE,
+	TRK_M_CONNECT,
+	TRK_M_OPTIONS,
+	TRK_M_TRACE,
+	TRK_M_PATCH,
+	TRK_M_COUNT
+};
+
+/* Flags on a request (on_request) and on an exchange (on_exchange). */
+#define TRK_R_INVALID   0x01u /* request could not be parsed: route _INVALID */
+#define TRK_R_ASTERISK  0x02u /* OPTIONS * : route "*" */
+#define TRK_R_CONNECT   0x04u /* CONNECT: route _CONNECT */
+#define TRK_R_TRUNCATED 0x08u /* path longer than TRK_PATH_MAX, cut */
+#define TRK_X_ABORTED   0x10u /* connection ended before the response completed */
+
+/* Reasons given to on_unsupported. */
+enum trk_unsupported { TRK_U_TLS = 0, TRK_U_H2C, TRK_U_OTHER, TRK_U_COUNT };
+
+/* Bytes of path kept per request (query string already removed). */
+#define TRK_PATH_MAX 256
+
+/* Depth of the pending-request queue (requests read but not yet answered). */
+#define TRK_PENDING 16
+
+struct trk_exchange {
+	uint32_t tag;       /* what on_request returned for this request */
+	uint8_t method;     /* enum trk_method */
+	uint8_t flags;      /* TRK_R_* | TRK_X_ABORTED */
+	uint16_t status;    /* final status code sent; 0 when aborted before a status line */
+	uint64_t req_body;  /* request body bytes (decoded length for chunked) */
+	uint64_t resp_body; /* response body bytes (decoded length for chunked) */
+	uint64_t t_start;   /* ns: return of the read that delivered the first byte */
+	uint64_t t_end;     /* ns: return of the write that delivered the last byte */
+};
+
+struct trk_sink {
+	/* Request head parsed: method, path (query removed, absolute-form
+	 * reduced, not NUL-terminated, at most TRK_PATH_MAX bytes) and TRK_R_*
+	 * flags. Returns a tag the tracker hands back in the exchange. For an
+	 * unparsable request answered by the server, on_request is called with
+	 * TRK_R_INVALID when the response starts, with an empty path. */
+	uint32_t (*on_request)(void *ctx, unsigned method, const char *path, size_t len, unsigned flags);
+	/* An exchange finished (response complete) or was cut off (TRK_X_ABORTED). */
+	void (*on_exchange)(void *ctx, const struct trk_exchange *x);
+	/* A parse error on either side. */
+	void (*on_error)(void *ctx);
+	/* The connection is not HTTP/1.x (reported once per connection). */
+	void (*on_unsupported)(void *ctx, unsigned reason);
+	void *ctx;
+};
+
+/* Per-connection state, embedded by the caller (the shim's fd table).
+ * Fixed size, at most 1 KiB; fields are internal to core/tracker.c. The
+ * request side and the response side sit in separate cache lines. */
+struct trk_conn {
+	/* defined by core/tracker.c's author; see the file comment above */
+	unsigned char opaque_placeholder[1];
+};
+
+/* Initialise (or re-initialise) a connection's state. Never fails. */
+void trk_init(struct trk_conn *c);
+
+/* Feed n bytes the server read; n == 0 is the client's half-close. */
+void trk_read(struct trk_conn *c, const void *buf, size_t n, uint64_t now, const struct trk_sink *s);
+
+/* Feed n bytes the server wrote. */
+void trk_write(struct trk_conn *c, const void *buf, size_t n, uint64_t now, const struct trk_sink *s);
+
+/* Feed the first n bytes of a scatter list the server wrote. */
+void trk_writev(struct trk_conn *c, const struct iovec *iov, int iovcnt, size_t n, uint64_t now,
+		const struct trk_sink *s);
+
+/* The server sent n bytes the tracker cannot see (sendfile, splice). */
+void trk_write_opaque(struct trk_conn *c, uint64_t n, uint64_t now, const struct trk_sink *s);
+
+/* Same as trk_read for a scatter list (readv, recvmsg): first n bytes. */
+void trk_readv(struct trk_conn *c, const struct iovec *iov, int iovcnt, size_t n, uint64_t now,
+	       const struct trk_sink *s);
+
+/* The connection ended (closed or reset): a close-delimited response
+ * completes (its end time is its last write), every other pending request is
+ * reported with TRK_X_ABORTED. The state is left re-initialised. */
+void trk_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s);
+
+/* Nonzero once the tracker stopped following the connection (tunnel,
+ * unsupported protocol, unrecoverable error): callers may skip feeding it. */
+int trk_idle(const struct trk_conn *c);
+
+/* Method name for enum trk_method ("_OTHER" for TRK_M_OTHER). */
+const char *trk_method_name(unsigned m);
+
+#endif
