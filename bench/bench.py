@@ -1,0 +1,466 @@
+#!/usr/bin/env python3
+"""bench/bench.py — promshim's cost against bare servers and against the
+proxy (haproxy + its Prometheus exporter) and log-tailing (mtail) approaches.
+
+Run by `make bench` (scripts/bench). wrk is pinned to CPU 0, every server
+(and every proxy or tailer competing with it) to CPU 1. Bare and
+instrumented runs alternate (ABBA) over many short rounds; the table gives
+medians and ratios. Deterministic figures come from callgrind: user-space
+instructions added per request, as the slope between two request counts so
+that start-up costs cancel.
+
+Environment: BENCH_ROUNDS (default 8), BENCH_SECONDS (default 3).
+Writes build/bench.md.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIB = os.path.join(ROOT, "build", "libpromshim.so")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "8"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
+SERVER_CPU = "1"
+CLIENT_CPU = "0"
+PYTHON = "/usr/bin/python3"
+
+procs = []
+rows = []
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, deadline=15.0):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("port %d did not open within %.0fs" % (port, deadline))
+
+
+def start(cmd, env_extra=None, cpu=SERVER_CPU, cwd=None, stdout=subprocess.DEVNULL):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if env_extra:
+        env.update(env_extra)
+    p = subprocess.Popen(["taskset", "-c", cpu] + cmd, env=env, cwd=cwd,
+                         stdout=stdout, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    procs.append(p)
+    return p
+
+
+def stop_all():
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    end = time.time() + 5
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, end - time.time()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    procs.clear()
+
+
+def shim_env(metrics_port, extra=None):
+    env = {"LD_PRELOAD": LIB, "PROMSHIM_LISTEN": "127.0.0.1:%d" % metrics_port,
+           "PROMSHIM_LOG": "error"}
+    if extra:
+        env.update(extra)
+    return env
+
+
+def nginx_conf(d, port, access_log="off", master="on", extra=""):
+    os.makedirs(os.path.join(d, "html", "static"), exist_ok=True)
+    with open(os.path.join(d, "html", "static", "10k.bin"), "wb") as f:
+        f.write(b"x" * 10240)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""
+worker_processes 1;
+daemon off;
+master_process %s;
+pid %s/nginx.pid;
+error_log %s/error.log error;
+events { worker_connections 1024; }
+http {
+  access_log %s;
+  client_body_temp_path %s/tmp;
+  proxy_temp_path %s/tmp;
+  fastcgi_temp_path %s/tmp;
+  uwsgi_temp_path %s/tmp;
+  scgi_temp_path %s/tmp;
+  keepalive_requests 1000000;
+  sendfile on;
+  server {
+    listen 127.0.0.1:%d;
+    root %s/html;
+    location = /tiny { return 200 "ok\\n"; }
+    %s
+  }
+}
+""" % (master, d, d, access_log, d, d, d, d, d, port, d, extra))
+    os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
+    return conf
+
+
+def wrk(port, path, seconds=SECONDS, conns=32):
+    out = subprocess.run(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c%d" % conns,
+                          "-d%ds" % seconds, "http://127.0.0.1:%d%s" % (port, path)],
+                         capture_output=True, text=True, timeout=seconds + 30).stdout
+    m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    if not m:
+        raise RuntimeError("wrk output without Requests/sec:\n" + out)
+    if "Non-2xx" in out:
+        raise RuntimeError("wrk saw non-2xx responses:\n" + out)
+    return float(m.group(1))
+
+
+def abba(variants, path):
+    """variants: list of (name, port). Alternates their order each round."""
+    results = {name: [] for name, _ in variants}
+    for name, port in variants:  # warm up
+        wrk(port, path, seconds=1)
+    for r in range(ROUNDS):
+        order = variants if r % 2 == 0 else list(reversed(variants))
+        for name, port in order:
+            results[name].append(wrk(port, path))
+    return {name: statistics.median(v) for name, v in results.items()}
+
+
+def bench_nginx(tmp):
+    log("== nginx, 1 worker, keep-alive (%d rounds of %ds)" % (ROUNDS, SECONDS))
+    ports = {}
+    for name in ("bare", "promshim", "haproxy", "mtail"):
+        d = os.path.join(tmp, "nginx-" + name)
+        os.makedirs(d)
+        ports[name] = free_port()
+        env = None
+        alog = "off"
+        backend = ports[name]
+        if name == "promshim":
+            env = shim_env(free_port())
+        if name == "haproxy":
+            backend = free_port()
+        if name == "mtail":
+            alog = "%s/access.log" % d
+        start(["nginx", "-c", nginx_conf(d, backend, access_log=alog)], env)
+        if name == "haproxy":
+            hcfg = os.path.join(d, "haproxy.cfg")
+            with open(hcfg, "w") as f:
+                f.write("""
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:%d
+  http-request use-service prometheus-exporter if { path /metrics }
+  default_backend be
+backend be
+  http-reuse always
+  server s1 127.0.0.1:%d
+""" % (ports[name], backend))
+            wait_port(backend)
+            start(["haproxy", "-f", hcfg, "-db"])
+        if name == "mtail":
+            prog = os.path.join(d, "progs")
+            os.makedirs(prog)
+            with open(os.path.join(prog, "nginx.mtail"), "w") as f:
+                f.write('counter http_requests_total by method, status\n'
+                        '/"(?P<method>[A-Z]+) \\S+ HTTP\\/1\\.[01]" (?P<status>\\d{3}) / {\n'
+                        '  http_requests_total[$method][$status]++\n}\n')
+            open(alog, "w").close()
+            start(["mtail", "--progs", prog, "--logs", alog, "--port", str(free_port()),
+                   "--address", "127.0.0.1", "--poll_interval", "250ms"])
+    for p in ports.values():
+        wait_port(p)
+    for label, path in (("tiny `return 200`", "/tiny"), ("10 KiB static", "/static/10k.bin")):
+        med = abba(list(ports.items()), path)
+        base = med["bare"]
+        for name in ("bare", "promshim", "haproxy", "mtail"):
+            rows.append(("nginx %s" % label, name, "%.0f req/s" % med[name], "%.3f" % (med[name] / base)))
+            log("  %-22s %-9s %9.0f req/s  %.3f" % (label, name, med[name], med[name] / base))
+    stop_all()
+
+
+def bench_simple(tmp, label, make_cmd, path):
+    log("== %s (%d rounds)" % (label, ROUNDS))
+    variants = []
+    for name in ("bare", "promshim"):
+        d = os.path.join(tmp, label.split()[0] + "-" + name)
+        os.makedirs(d, exist_ok=True)
+        port = free_port()
+        cmd, cwd = make_cmd(d, port)
+        start(cmd, shim_env(free_port()) if name == "promshim" else None, cwd=cwd)
+        variants.append((name, port))
+    for _, p in variants:
+        wait_port(p)
+    med = abba(variants, path)
+    for name in ("bare", "promshim"):
+        rows.append((label, name, "%.0f req/s" % med[name], "%.3f" % (med[name] / med["bare"])))
+        log("  %-9s %9.0f req/s  %.3f" % (name, med[name], med[name] / med["bare"]))
+    stop_all()
+
+
+def lighttpd_cmd(d, port):
+    os.makedirs(os.path.join(d, "html"), exist_ok=True)
+    with open(os.path.join(d, "html", "index.html"), "w") as f:
+        f.write("ok\n")
+    conf = os.path.join(d, "lighttpd.conf")
+    with open(conf, "w") as f:
+        f.write('server.document-root = "%s/html"\nserver.port = %d\n'
+                'server.bind = "127.0.0.1"\nserver.max-keep-alive-requests = 1000000\n'
+                'server.errorlog = "%s/error.log"\n' % (d, port, d))
+    return ["lighttpd", "-D", "-f", conf], None
+
+
+def python_cmd(d, port):
+    with open(os.path.join(d, "index.html"), "w") as f:
+        f.write("ok\n")
+    return [PYTHON, "-m", "http.server", "--bind", "127.0.0.1", str(port)], d
+
+
+def keepalive_client(port, n, path="/tiny"):
+    """Exactly n sequential keep-alive GETs on one connection."""
+    s = socket.create_connection(("127.0.0.1", port))
+    req = ("GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\n"
+           "Accept: */*\r\n\r\n" % path).encode()
+    buf = b""
+    for _ in range(n):
+        s.sendall(req)
+        while True:
+            i = buf.find(b"\r\n\r\n")
+            if i >= 0:
+                m = re.search(rb"Content-Length: (\d+)", buf[:i], re.I)
+                need = i + 4 + int(m.group(1))
+                if len(buf) >= need:
+                    buf = buf[need:]
+                    break
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError("server closed")
+            buf += chunk
+    s.close()
+
+
+def callgrind_total(tmp, preload, n, path):
+    d = tempfile.mkdtemp(dir=tmp)
+    port = free_port()
+    conf = nginx_conf(d, port, master="off")
+    out = os.path.join(d, "cg.out")
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env.update(shim_env(free_port()))
+    p = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                          "nginx", "-c", conf], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_port(port, 60)
+        keepalive_client(port, n, path)
+        p.send_signal(signal.SIGQUIT)
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    total = 0
+    for f in os.listdir(d):
+        if f.startswith("cg.out"):
+            with open(os.path.join(d, f)) as fh:
+                for line in fh:
+                    if line.startswith("summary:") or line.startswith("totals:"):
+                        total += int(line.split()[1])
+                        break
+    return total
+
+
+def bench_callgrind(tmp):
+    log("== callgrind: user-space instructions added per request (nginx keep-alive GET)")
+    n1, n2 = 500, 2500
+    for label, path in (("tiny", "/tiny"), ("10 KiB", "/static/10k.bin")):
+        b = callgrind_total(tmp, False, n2, path) - callgrind_total(tmp, False, n1, path)
+        s = callgrind_total(tmp, True, n2, path) - callgrind_total(tmp, True, n1, path)
+        per_bare = b / (n2 - n1)
+        added = (s - b) / (n2 - n1)
+        rows.append(("callgrind nginx %s" % label, "added instr/request", "%.0f" % added,
+                     "bare %.0f/request" % per_bare))
+        log("  %-7s bare %.0f instr/request, promshim adds %.0f" % (label, per_bare, added))
+
+
+def bench_startup():
+    log("== start-up cost of a process that never serves (sh -c true)")
+    def run(env, n=400):
+        e = dict(os.environ)
+        e.pop("LD_PRELOAD", None)
+        e.update(env)
+        t = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            subprocess.run(["/bin/sh", "-c", "true"], env=e)
+            t.append(time.perf_counter() - t0)
+        return statistics.median(t)
+    bare, shim = [], []
+    for r in range(4):
+        bare.append(run({}))
+        shim.append(run({"LD_PRELOAD": LIB}))
+    added = (statistics.median(shim) - statistics.median(bare)) * 1e3
+    rows.append(("start-up, sh -c true", "added", "%.3f ms" % added,
+                 "bare %.3f ms" % (statistics.median(bare) * 1e3)))
+    log("  bare %.3f ms, promshim adds %.3f ms" % (statistics.median(bare) * 1e3, added))
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def nginx_worker_pids(master_pid):
+    out = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def bench_rss_and_scrape(tmp):
+    log("== RSS added per process; /metrics latency with 2,000 series under full load")
+    res = {}
+    for name in ("bare", "promshim"):
+        d = os.path.join(tmp, "rss-" + name)
+        os.makedirs(d)
+        port = free_port()
+        mport = free_port()
+        env = shim_env(mport, {"PROMSHIM_HEURISTIC": "off"}) if name == "promshim" else None
+        p = start(["nginx", "-c", nginx_conf(d, port)], env)
+        wait_port(port)
+        wrk(port, "/tiny", seconds=1)
+        time.sleep(0.3)
+        kids = nginx_worker_pids(p.pid)
+        master = int(open(os.path.join(d, "nginx.pid")).read())
+        res[name] = (rss_kib(master), sum(rss_kib(k) for k in nginx_worker_pids(master)))
+        if name == "promshim":
+            s = socket.create_connection(("127.0.0.1", port))
+            for i in range(2000):
+                s.sendall(("GET /s/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i).encode())
+            s.settimeout(5)
+            got = b""
+            end = time.time() + 20
+            while got.count(b"HTTP/1.1 404") < 2000 and time.time() < end:
+                got += s.recv(1 << 20)
+            s.close()
+            load = subprocess.Popen(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c32", "-d30s",
+                                     "http://127.0.0.1:%d/tiny" % port],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
+            lat = {}
+            for enc in ("identity", "gzip"):
+                t = []
+                for _ in range(200):
+                    t0 = time.perf_counter()
+                    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                        "-H", "Accept-Encoding: " + enc,
+                                        "http://127.0.0.1:%d/metrics" % mport],
+                                       capture_output=True, text=True, timeout=10)
+                    t.append(time.perf_counter() - t0)
+                    if r.stdout != "200":
+                        raise RuntimeError("/metrics answered %s" % r.stdout)
+                t.sort()
+                lat[enc] = (t[len(t) // 2] * 1e3, t[int(len(t) * 0.99) - 1] * 1e3)
+            load.terminate()
+            load.wait()
+            for enc, (p50, p99) in lat.items():
+                rows.append(("/metrics, 2,000 series, nginx loaded", enc,
+                             "p99 %.2f ms" % p99, "p50 %.2f ms (incl. curl start)" % p50))
+                log("  /metrics %-8s p50 %.2f ms p99 %.2f ms (curl process start included)" % (enc, p50, p99))
+        stop_all()
+    for i, who in enumerate(("master", "worker")):
+        added = (res["promshim"][i] - res["bare"][i]) / 1024.0
+        rows.append(("RSS added, nginx %s" % who, "promshim", "%.1f MiB" % added,
+                     "bare %.1f MiB" % (res["bare"][i] / 1024.0)))
+        log("  RSS %s: bare %.1f MiB, added %.1f MiB" % (who, res["bare"][i] / 1024.0, added))
+
+
+def bench_micro():
+    log("== core micro-benchmarks")
+    for src in sorted(os.listdir(os.path.join(ROOT, "bench"))):
+        if not (src.startswith("bench_") and src.endswith(".c")):
+            continue
+        exe = os.path.join(ROOT, "build", src[:-2])
+        core = [os.path.join(ROOT, "core", c) for c in os.listdir(os.path.join(ROOT, "core"))
+                if c.endswith(".c")]
+        subprocess.run(["gcc", "-O2", "-g", "-D_GNU_SOURCE", "-I" + os.path.join(ROOT, "core"),
+                        "-o", exe, os.path.join(ROOT, "bench", src)] + core + ["-lz", "-lpthread"],
+                       check=True)
+        out = subprocess.run(["taskset", "-c", SERVER_CPU, exe], capture_output=True,
+                             text=True, timeout=300).stdout
+        for line in out.splitlines():
+            log("  " + line)
+            rows.append(("micro: " + src[:-2], "", line.strip(), ""))
+
+
+def main():
+    which = sys.argv[1:] or ["micro", "nginx", "others", "callgrind", "startup", "rss"]
+    if not os.path.exists(LIB):
+        sys.exit("bench: build/libpromshim.so missing (run make)")
+    tmp = tempfile.mkdtemp(prefix="promshim-bench-")
+    try:
+        if "micro" in which:
+            bench_micro()
+        if "nginx" in which:
+            bench_nginx(tmp)
+        if "others" in which:
+            bench_simple(tmp, "lighttpd keep-alive", lighttpd_cmd, "/index.html")
+            bench_simple(tmp, "python http.server", python_cmd, "/index.html")
+        if "callgrind" in which:
+            bench_callgrind(tmp)
+        if "startup" in which:
+            bench_startup()
+        if "rss" in which:
+            bench_rss_and_scrape(tmp)
+    finally:
+        stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+    lines = ["| workload | variant | figure | ratio / note |", "|---|---|---|---|"]
+    lines += ["| %s | %s | %s | %s |" % r for r in rows]
+    table = "\n".join(lines)
+    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
+    with open(os.path.join(ROOT, "build", "bench.md"), "w") as f:
+        f.write(table + "\n")
+    print("\n" + table)
+
+
+if __name__ == "__main__":
+    main()
