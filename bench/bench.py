@@ -24,7 +24,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LIB = os.path.join(ROOT, "build", "libpromshim.so")
+LIB = os.environ.get("BENCH_LIB", os.path.join(ROOT, "build", "libpromshim.so"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "8"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
 SERVER_CPU = "1"
@@ -436,6 +436,7 @@ def main():
     if not os.path.exists(LIB):
         sys.exit("bench: build/libpromshim.so missing (run make)")
     tmp = tempfile.mkdtemp(prefix="promshim-bench-")
+    os.chmod(tmp, 0o755)  # nginx workers run as an unprivileged user
     try:
         if "micro" in which:
             bench_micro()
