@@ -1,0 +1,397 @@
+/* shim/conn.c — owns tracked connections: the pool of connection objects,
+ * their life across aliases, forks and exit, and the trk_sink that turns
+ * the tracker's callbacks into registry records.
+ *
+ * Who ends a connection. Forks copy the fd table and every connection
+ * object, so after a fork two processes hold the same socket and each has
+ * its own copy of the tracker state. The rule: a connection's exchanges
+ * belong to the process that last read or wrote it (io_pid). When a
+ * process's last alias goes away (close, dup2 over it, exit) and io_pid is
+ * that process, the connection ends there (trk_end: a close-delimited
+ * response completes, pending requests count as aborted). Otherwise the
+ * process only forgets its copy: the accepting parent of a
+ * fork-per-connection server closes its copy before the child has read
+ * anything and must not report the child's request as aborted; a child
+ * that inherited live connections and closes them before exec (CGI) leaves
+ * them to the parent serving them. A process that first reads or writes an
+ * inherited connection adopts it. Known blind spot: a server that reads a
+ * request, forks, and lets only the child answer reports it twice (aborted
+ * in the parent at its close, completed in the child).
+ *
+ * The open-connections gauge follows the same idea: the accepting or
+ * adopting process counts it in its member slot (counted_pid) and only that
+ * process takes it back.
+ *
+ * Threads: the reading and the writing side of one connection may run at
+ * once. They share only the tracker's split state, io_pid (CAS on
+ * adoption) and the off flag; refs and claimed are atomic. Ending a
+ * connection while another thread still drives it is the host's own race
+ * (it would be using a closed fd).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "fdtable.h"
+#include "shim.h"
+
+#define CONN_POOL_MAX (1u << 17)
+
+static struct shim_conn *conn_pool;
+static unsigned conn_pool_n;
+static uint64_t conn_untracked_n;
+static int conn_exited;
+
+/* ---- the sink ---- */
+
+static uint32_t sink_request(void *ctx, unsigned method, const char *path, size_t len, unsigned flags)
+{
+	(void)ctx;
+	uint32_t id;
+	if (flags & TRK_R_INVALID) {
+		id = REG_ROUTE_INVALID;
+	} else if (flags & TRK_R_ASTERISK) {
+		id = REG_ROUTE_ASTERISK;
+	} else if (flags & TRK_R_CONNECT) {
+		id = REG_ROUTE_CONNECT;
+	} else {
+		char label[ROUTE_LABEL_MAX];
+		int n = route_resolve(&shim.routes, path, len, (flags & TRK_R_TRUNCATED) != 0, label,
+				      sizeof label);
+		if (n < 0)
+			return SHIM_CONN_TAG_EXCLUDED;
+		id = reg_route(shim.reg, label, (size_t)n);
+	}
+	(void)method;
+	reg_member_inflight(shim.reg, shim.member_slot, 1);
+	return id;
+}
+
+static void sink_exchange(void *ctx, const struct trk_exchange *x)
+{
+	(void)ctx;
+	if (x->tag == SHIM_CONN_TAG_EXCLUDED)
+		return;
+	if (x->flags & TRK_X_ABORTED) {
+		reg_abort(shim.reg, x->method, x->tag);
+	} else {
+		uint64_t dur = x->t_end > x->t_start ? x->t_end - x->t_start : 0;
+		reg_observe(shim.reg, x->method, x->tag, x->status, dur, x->req_body, x->resp_body);
+	}
+	reg_member_inflight(shim.reg, shim.member_slot, -1);
+}
+
+static void sink_error(void *ctx)
+{
+	(void)ctx;
+	reg_add(shim.reg, REG_C_PARSE_ERRORS, 1);
+}
+
+static void sink_unsupported(void *ctx, unsigned reason)
+{
+	(void)ctx;
+	enum reg_counter c = reason == TRK_U_TLS ? REG_C_UNSUPPORTED_TLS
+			     : reason == TRK_U_H2C ? REG_C_UNSUPPORTED_H2C
+						   : REG_C_UNSUPPORTED_OTHER;
+	reg_add(shim.reg, c, 1);
+}
+
+static const struct trk_sink conn_sink = {
+	.on_request = sink_request,
+	.on_exchange = sink_exchange,
+	.on_error = sink_error,
+	.on_unsupported = sink_unsupported,
+	.ctx = NULL,
+};
+
+/* ---- the pool ---- */
+
+int shim_conn_pool_init(unsigned n)
+{
+	if (n > CONN_POOL_MAX)
+		n = CONN_POOL_MAX;
+	void *m = mmap(NULL, (size_t)n * sizeof(struct shim_conn), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	conn_pool = m;
+	conn_pool_n = n;
+	return 0;
+}
+
+/* The slot named after the fd is free in all but alias-heavy cases; else
+ * take the next free one. */
+static struct shim_conn *conn_claim(int fd, uint32_t *idx)
+{
+	uint32_t start = (uint32_t)fd % conn_pool_n;
+	for (uint32_t k = 0; k < conn_pool_n; k++) {
+		uint32_t i = start + k;
+		if (i >= conn_pool_n)
+			i -= conn_pool_n;
+		int zero = 0;
+		if (__atomic_load_n(&conn_pool[i].claimed, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_compare_exchange_n(&conn_pool[i].claimed, &zero, 1, 0, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED)) {
+			*idx = i;
+			return &conn_pool[i];
+		}
+	}
+	return NULL;
+}
+
+static inline struct shim_conn *conn_of(int fd)
+{
+	if ((unsigned)fd >= shim_fd_cap || !(__atomic_load_n(&shim_fd_state[fd], __ATOMIC_ACQUIRE) & SHIM_FD_CONN))
+		return NULL;
+	return &conn_pool[__atomic_load_n(&shim_fd_cid[fd], __ATOMIC_RELAXED)];
+}
+
+static inline uint64_t conn_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline int conn_is_off(struct shim_conn *c)
+{
+	return __atomic_load_n(&c->off, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* First I/O by this process on a connection it did not touch before. */
+static void conn_adopt(struct shim_conn *c, pid_t seen)
+{
+	pid_t me = shim_fd_pid;
+	if (!__atomic_compare_exchange_n(&c->io_pid, &seen, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return; /* the other side of the connection adopted it first */
+	if (__atomic_load_n(&c->counted_pid, __ATOMIC_RELAXED) != me) {
+		__atomic_store_n(&c->counted_pid, me, __ATOMIC_RELAXED);
+		reg_member_conns(shim.reg, shim.member_slot, 1);
+	}
+}
+
+static inline void conn_touch(struct shim_conn *c)
+{
+	pid_t seen = __atomic_load_n(&c->io_pid, __ATOMIC_RELAXED);
+	if (__builtin_expect(seen != shim_fd_pid, 0))
+		conn_adopt(c, seen);
+}
+
+static void conn_finish(struct shim_conn *c)
+{
+	pid_t me = shim_fd_pid;
+	if (__atomic_load_n(&c->io_pid, __ATOMIC_RELAXED) == me && !conn_is_off(c))
+		trk_end(&c->trk, conn_now(), &conn_sink);
+	if (__atomic_load_n(&c->counted_pid, __ATOMIC_RELAXED) == me)
+		reg_member_conns(shim.reg, shim.member_slot, -1);
+	__atomic_store_n(&c->claimed, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- listeners and accepted connections ---- */
+
+static unsigned conn_classify(int fd, int *is_tcp)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	int type = 0, proto = 0, acc = 0;
+	socklen_t tl = sizeof type, pl = sizeof proto, al = sizeof acc;
+	unsigned bits = SHIM_FD_LN;
+	uint16_t port = 0;
+
+	*is_tcp = 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) &&
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM &&
+	    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) == 0 && proto == IPPROTO_TCP &&
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) == 0 && acc) {
+		*is_tcp = 1;
+		port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+						     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+		if (!shim_family_owns_fd(fd) && cfg_port_tracked(&shim.cfg, port))
+			bits = SHIM_FD_LQ;
+	}
+	/* A listener's cid slot holds its local port. */
+	shim_fd_set(fd, bits, port);
+	return bits;
+}
+
+void shim_conn_listening(int fd)
+{
+	int is_tcp;
+	conn_classify(fd, &is_tcp);
+	if (is_tcp && !shim_family_owns_fd(fd))
+		shim_family_listening();
+}
+
+void shim_conn_accepted(int lfd, int fd)
+{
+	unsigned lb = shim_fd_bits(lfd) & (SHIM_FD_LQ | SHIM_FD_LN);
+	if (!lb) {
+		int is_tcp;
+		lb = conn_classify(lfd, &is_tcp);
+	}
+	if (shim_fd_bits(fd))
+		shim_conn_drop_fd(fd); /* closed behind our back (raw syscall, glibc internals) */
+	if (!(lb & SHIM_FD_LQ))
+		return;
+
+	uint32_t idx;
+	struct shim_conn *c = (unsigned)fd < shim_fd_cap ? conn_claim(fd, &idx) : NULL;
+	if (!c) {
+		if (__atomic_fetch_add(&conn_untracked_n, 1, __ATOMIC_RELAXED) == 0)
+			shim_log(CFG_LOG_INFO, "fd %d is beyond the %u fds the shim follows: connection not tracked",
+				 fd, shim_fd_cap);
+		return;
+	}
+	trk_init(&c->trk);
+	c->refs = 1;
+	c->io_pid = 0;
+	c->counted_pid = shim_fd_pid;
+	c->lport = (uint16_t)__atomic_load_n(&shim_fd_cid[lfd < (int)shim_fd_cap ? lfd : 0], __ATOMIC_RELAXED);
+	c->off = 0;
+	shim_fd_set(fd, SHIM_FD_CONN, idx);
+	reg_add(shim.reg, REG_C_CONN_ACCEPTED, 1);
+	reg_member_conns(shim.reg, shim.member_slot, 1);
+}
+
+void shim_conn_drop_fd(int fd)
+{
+	if ((unsigned)fd >= shim_fd_cap)
+		return;
+	/* The exchange makes a double close from two threads drop one ref. */
+	uint8_t old = __atomic_exchange_n(&shim_fd_state[fd], 0, __ATOMIC_ACQ_REL);
+	if (!(old & SHIM_FD_CONN))
+		return;
+	struct shim_conn *c = &conn_pool[__atomic_load_n(&shim_fd_cid[fd], __ATOMIC_RELAXED)];
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		conn_finish(c);
+}
+
+void shim_conn_alias(int oldfd, int newfd)
+{
+	if (oldfd == newfd)
+		return;
+	if (shim_fd_bits(newfd))
+		shim_conn_drop_fd(newfd);
+	struct shim_conn *c = conn_of(oldfd);
+	if (!c || (unsigned)newfd >= shim_fd_cap)
+		return;
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
+	shim_fd_set(newfd, SHIM_FD_CONN, (uint32_t)(c - conn_pool));
+}
+
+/* ---- bytes ---- */
+
+void shim_conn_read(int fd, const void *buf, size_t n)
+{
+	struct shim_conn *c = conn_of(fd);
+	if (!c || conn_is_off(c))
+		return;
+	conn_touch(c);
+	if (trk_idle(&c->trk))
+		return;
+	trk_read(&c->trk, buf, n, conn_now(), &conn_sink);
+}
+
+void shim_conn_readv(int fd, const struct iovec *iov, int iovcnt, size_t n)
+{
+	struct shim_conn *c = conn_of(fd);
+	if (!c || conn_is_off(c))
+		return;
+	conn_touch(c);
+	if (trk_idle(&c->trk))
+		return;
+	trk_readv(&c->trk, iov, iovcnt, n, conn_now(), &conn_sink);
+}
+
+void shim_conn_write(int fd, const void *buf, size_t n)
+{
+	struct shim_conn *c = conn_of(fd);
+	if (!c || conn_is_off(c))
+		return;
+	conn_touch(c);
+	if (trk_idle(&c->trk))
+		return;
+	trk_write(&c->trk, buf, n, conn_now(), &conn_sink);
+}
+
+void shim_conn_writev(int fd, const struct iovec *iov, int iovcnt, size_t n)
+{
+	struct shim_conn *c = conn_of(fd);
+	if (!c || conn_is_off(c))
+		return;
+	conn_touch(c);
+	if (trk_idle(&c->trk))
+		return;
+	trk_writev(&c->trk, iov, iovcnt, n, conn_now(), &conn_sink);
+}
+
+void shim_conn_write_opaque(int fd, uint64_t n)
+{
+	struct shim_conn *c = conn_of(fd);
+	if (!c || conn_is_off(c))
+		return;
+	conn_touch(c);
+	if (trk_idle(&c->trk))
+		return;
+	trk_write_opaque(&c->trk, n, conn_now(), &conn_sink);
+}
+
+/* End what was pending and stop: after unseen bytes any further parse
+ * would be of a shifted stream. */
+static void conn_stop(struct shim_conn *c)
+{
+	if (__atomic_exchange_n(&c->off, 1, __ATOMIC_ACQ_REL))
+		return;
+	trk_end(&c->trk, conn_now(), &conn_sink);
+}
+
+void shim_conn_read_unseen(int fd, uint64_t n)
+{
+	struct shim_conn *c = conn_of(fd);
+	if (!c || n == 0 || conn_is_off(c))
+		return;
+	conn_touch(c);
+	conn_stop(c);
+}
+
+/* After SHUT_WR the server can send nothing more: the response in progress
+ * is complete (close-delimited) or never will be, and what the server still
+ * reads is a lingering close draining the client. */
+void shim_conn_shutdown(int fd, int how)
+{
+	if (how != SHUT_WR && how != SHUT_RDWR)
+		return;
+	struct shim_conn *c = conn_of(fd);
+	if (!c || conn_is_off(c))
+		return;
+	conn_touch(c);
+	conn_stop(c);
+}
+
+void shim_conn_exit_all(void)
+{
+	if (__atomic_exchange_n(&conn_exited, 1, __ATOMIC_ACQ_REL))
+		return;
+	unsigned h = shim_fd_hwm();
+	for (unsigned fd = 0; fd < h; fd++)
+		if (shim_fd_bits((int)fd) & SHIM_FD_CONN)
+			shim_conn_drop_fd((int)fd);
+}
+
+uint64_t shim_conn_untracked(void)
+{
+	return __atomic_load_n(&conn_untracked_n, __ATOMIC_RELAXED);
+}
+
+/* exit() and a return from main: vfork children share our memory and must
+ * not end the parent's connections, hence the pid check. */
+__attribute__((destructor)) static void conn_fini(void)
+{
+	if (shim_fd_cap && getpid() == shim_fd_pid)
+		shim_conn_exit_all();
+}

@@ -1,0 +1,243 @@
+/* shim/real.c — owns the table of real libc functions (shim_real): raw
+ * system-call fallbacks for the time before the constructor, and their
+ * one-time replacement by the functions dlsym(RTLD_NEXT) finds. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/sendfile.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "real.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* Neither libc's syscall() nor errno-setting wrappers: inside this library
+ * the name syscall binds to our own hook. */
+long shim_raw_syscall(long nr, long a, long b, long c, long d, long e, long f)
+{
+#if defined(__x86_64__)
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+	__asm__ volatile("svc 0"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			 : "memory");
+	return x0;
+#else
+#error "promshim: raw system calls are written for x86-64 and aarch64 only"
+#endif
+}
+
+static long fb_ret(long r)
+{
+	if ((unsigned long)r > -4096UL) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+#define RAW(nr, a, b, c, d, e, f) \
+	fb_ret(shim_raw_syscall((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f)))
+
+static int fb_listen(int fd, int backlog) { return (int)RAW(SYS_listen, fd, backlog, 0, 0, 0, 0); }
+static int fb_bind(int fd, const struct sockaddr *a, socklen_t l) { return (int)RAW(SYS_bind, fd, a, l, 0, 0, 0); }
+static int fb_accept4(int fd, struct sockaddr *a, socklen_t *l, int fl)
+{
+	return (int)RAW(SYS_accept4, fd, a, l, fl, 0, 0);
+}
+static int fb_accept(int fd, struct sockaddr *a, socklen_t *l) { return fb_accept4(fd, a, l, 0); }
+static ssize_t fb_read(int fd, void *b, size_t n) { return RAW(SYS_read, fd, b, n, 0, 0, 0); }
+static ssize_t fb_readv(int fd, const struct iovec *v, int c) { return RAW(SYS_readv, fd, v, c, 0, 0, 0); }
+static ssize_t fb_recvfrom(int fd, void *b, size_t n, int fl, struct sockaddr *a, socklen_t *l)
+{
+	return RAW(SYS_recvfrom, fd, b, n, fl, a, l);
+}
+static ssize_t fb_recv(int fd, void *b, size_t n, int fl) { return fb_recvfrom(fd, b, n, fl, NULL, NULL); }
+static ssize_t fb_recvmsg(int fd, struct msghdr *m, int fl) { return RAW(SYS_recvmsg, fd, m, fl, 0, 0, 0); }
+static int fb_recvmmsg(int fd, struct mmsghdr *m, unsigned int n, int fl, struct timespec *t)
+{
+	return (int)RAW(SYS_recvmmsg, fd, m, n, fl, t, 0);
+}
+static ssize_t fb_write(int fd, const void *b, size_t n) { return RAW(SYS_write, fd, b, n, 0, 0, 0); }
+static ssize_t fb_writev(int fd, const struct iovec *v, int c) { return RAW(SYS_writev, fd, v, c, 0, 0, 0); }
+static ssize_t fb_sendto(int fd, const void *b, size_t n, int fl, const struct sockaddr *a, socklen_t l)
+{
+	return RAW(SYS_sendto, fd, b, n, fl, a, l);
+}
+static ssize_t fb_send(int fd, const void *b, size_t n, int fl) { return fb_sendto(fd, b, n, fl, NULL, 0); }
+static ssize_t fb_sendmsg(int fd, const struct msghdr *m, int fl) { return RAW(SYS_sendmsg, fd, m, fl, 0, 0, 0); }
+static int fb_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int fl)
+{
+	return (int)RAW(SYS_sendmmsg, fd, m, n, fl, 0, 0);
+}
+static ssize_t fb_sendfile(int o, int i, off_t *off, size_t n) { return RAW(SYS_sendfile, o, i, off, n, 0, 0); }
+static ssize_t fb_splice(int i, off_t *oi, int o, off_t *oo, size_t n, unsigned int fl)
+{
+	return RAW(SYS_splice, i, oi, o, oo, n, fl);
+}
+static int fb_close(int fd) { return (int)RAW(SYS_close, fd, 0, 0, 0, 0, 0); }
+static int fb_close_range(unsigned int a, unsigned int b, int fl) { return (int)RAW(SYS_close_range, a, b, fl, 0, 0, 0); }
+static void fb_closefrom(int lowfd)
+{
+	if (lowfd < 0)
+		return;
+	shim_raw_syscall(SYS_close_range, lowfd, ~0L & 0xffffffffL, 0, 0, 0, 0);
+}
+static int fb_shutdown(int fd, int how) { return (int)RAW(SYS_shutdown, fd, how, 0, 0, 0, 0); }
+static int fb_dup(int fd) { return (int)RAW(SYS_dup, fd, 0, 0, 0, 0, 0); }
+static int fb_dup3(int a, int b, int fl) { return (int)RAW(SYS_dup3, a, b, fl, 0, 0, 0); }
+static int fb_dup2(int a, int b)
+{
+	if (a == b) /* dup3 refuses equal fds; dup2 only checks a is open */
+		return (int)RAW(SYS_fcntl, a, F_GETFD, 0, 0, 0, 0) < 0 ? -1 : b;
+	return fb_dup3(a, b, 0);
+}
+static int fb_fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return (int)RAW(SYS_fcntl, fd, cmd, arg, 0, 0, 0);
+}
+static long fb_syscall(long nr, ...)
+{
+	va_list ap;
+	va_start(ap, nr);
+	long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+	long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+	va_end(ap);
+	return RAW(nr, a, b, c, d, e, f);
+}
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+static ssize_t fb_read_chk(int fd, void *b, size_t n, size_t cap)
+{
+	if (n > cap)
+		__chk_fail();
+	return fb_read(fd, b, n);
+}
+static ssize_t fb_recv_chk(int fd, void *b, size_t n, size_t cap, int fl)
+{
+	if (n > cap)
+		__chk_fail();
+	return fb_recv(fd, b, n, fl);
+}
+static ssize_t fb_recvfrom_chk(int fd, void *b, size_t n, size_t cap, int fl, struct sockaddr *a, socklen_t *l)
+{
+	if (n > cap)
+		__chk_fail();
+	return fb_recvfrom(fd, b, n, fl, a, l);
+}
+static __attribute__((noreturn)) void fb_exit(int status)
+{
+	for (;;)
+		shim_raw_syscall(SYS_exit_group, status, 0, 0, 0, 0, 0);
+}
+
+struct shim_real_fns shim_real = {
+	.listen = fb_listen,
+	.bind = fb_bind,
+	.accept = fb_accept,
+	.accept4 = fb_accept4,
+	.read = fb_read,
+	.readv = fb_readv,
+	.recv = fb_recv,
+	.recvfrom = fb_recvfrom,
+	.recvmsg = fb_recvmsg,
+	.recvmmsg = fb_recvmmsg,
+	.write = fb_write,
+	.writev = fb_writev,
+	.send = fb_send,
+	.sendto = fb_sendto,
+	.sendmsg = fb_sendmsg,
+	.sendmmsg = fb_sendmmsg,
+	.sendfile = fb_sendfile,
+	.sendfile64 = fb_sendfile,
+	.splice = fb_splice,
+	.close = fb_close,
+	.close_range = fb_close_range,
+	.closefrom = fb_closefrom,
+	.shutdown = fb_shutdown,
+	.dup = fb_dup,
+	.dup2 = fb_dup2,
+	.dup3 = fb_dup3,
+	.fcntl = fb_fcntl,
+	.fcntl64 = fb_fcntl,
+	.syscall = fb_syscall,
+	.read_chk = fb_read_chk,
+	.recv_chk = fb_recv_chk,
+	.recvfrom_chk = fb_recvfrom_chk,
+	.exit_ = fb_exit,
+	.Exit_ = fb_exit,
+};
+
+/* A slot is replaced only by a non-NULL result, so a concurrent caller sees
+ * either the fallback or the real function, both correct. */
+#define RESOLVE(field, sym)                                               \
+	do {                                                              \
+		void *p_ = dlsym(RTLD_NEXT, sym);                         \
+		if (p_)                                                   \
+			__atomic_store_n((void **)(void *)&shim_real.field, p_, \
+					 __ATOMIC_RELEASE);               \
+	} while (0)
+
+void shim_real_init(void)
+{
+	RESOLVE(listen, "listen");
+	RESOLVE(bind, "bind");
+	RESOLVE(accept, "accept");
+	RESOLVE(accept4, "accept4");
+	RESOLVE(read, "read");
+	RESOLVE(readv, "readv");
+	RESOLVE(recv, "recv");
+	RESOLVE(recvfrom, "recvfrom");
+	RESOLVE(recvmsg, "recvmsg");
+	RESOLVE(recvmmsg, "recvmmsg");
+	RESOLVE(write, "write");
+	RESOLVE(writev, "writev");
+	RESOLVE(send, "send");
+	RESOLVE(sendto, "sendto");
+	RESOLVE(sendmsg, "sendmsg");
+	RESOLVE(sendmmsg, "sendmmsg");
+	RESOLVE(sendfile, "sendfile");
+	RESOLVE(sendfile64, "sendfile64");
+	RESOLVE(splice, "splice");
+	RESOLVE(close, "close");
+	RESOLVE(close_range, "close_range");
+	RESOLVE(closefrom, "closefrom");
+	RESOLVE(shutdown, "shutdown");
+	RESOLVE(dup, "dup");
+	RESOLVE(dup2, "dup2");
+	RESOLVE(dup3, "dup3");
+	RESOLVE(fcntl, "fcntl");
+	RESOLVE(fcntl64, "fcntl64");
+	RESOLVE(syscall, "syscall");
+	RESOLVE(read_chk, "__read_chk");
+	RESOLVE(recv_chk, "__recv_chk");
+	RESOLVE(recvfrom_chk, "__recvfrom_chk");
+	RESOLVE(exit_, "_exit");
+	RESOLVE(Exit_, "_Exit");
+}
