@@ -222,27 +222,27 @@ Test(expose_render, exact_lines_text)
 	fixture_full(&f);
 	char *out = render_text(&f, EXPO_TEXT, CFG_NAMING_PROMETHEUS);
 	static const char *const want[] = {
-		"# HELP http_requests_total Total number of HTTP requests completed by the server.\n"
+		("# HELP http_requests_total Total number of HTTP requests completed by the server.\n"
 		"# TYPE http_requests_total counter\n"
 		"http_requests_total{service=\"users\",version=\"v1.2.0\",method=\"GET\",route=\"/\","
-		"status_code=\"200\"} 1000000\n",
-		"\nhttp_requests_total{service=\"users\",version=\"v1.2.0\",method=\"_OTHER\",route=\"_OTHER\","
-		"status_code=\"_OTHER\"} 2\n",
-		"\nhttp_request_duration_seconds_bucket{service=\"users\",version=\"v1.2.0\",method=\"GET\","
-		"route=\"/\",status_code=\"200\",le=\"0.005\"} 83333\n",
-		"\nhttp_request_duration_seconds_bucket{service=\"users\",version=\"v1.2.0\",method=\"GET\","
+		"status_code=\"200\"} 1000000\n"),
+		("\nhttp_requests_total{service=\"users\",version=\"v1.2.0\",method=\"_OTHER\",route=\"_OTHER\","
+		"status_code=\"_OTHER\"} 2\n"),
+		("\nhttp_request_duration_seconds_bucket{service=\"users\",version=\"v1.2.0\",method=\"GET\","
+		"route=\"/\",status_code=\"200\",le=\"0.005\"} 83333\n"),
+		("\nhttp_request_duration_seconds_bucket{service=\"users\",version=\"v1.2.0\",method=\"GET\","
 		"route=\"/\",status_code=\"200\",le=\"+Inf\"} 1000000\n"
 		"http_request_duration_seconds_sum{service=\"users\",version=\"v1.2.0\",method=\"GET\","
 		"route=\"/\",status_code=\"200\"} 123.456789\n"
 		"http_request_duration_seconds_count{service=\"users\",version=\"v1.2.0\",method=\"GET\","
-		"route=\"/\",status_code=\"200\"} 1000000\n",
-		"\nhttp_request_duration_seconds_sum{service=\"users\",version=\"v1.2.0\",method=\"POST\","
-		"route=\"/users/{id}\",status_code=\"201\"} 1e-06\n",
-		"\nhttp_response_size_bytes_bucket{service=\"users\",version=\"v1.2.0\",method=\"GET\","
-		"route=\"/\",status_code=\"200\",le=\"1e+06\"} 625000\n",
+		"route=\"/\",status_code=\"200\"} 1000000\n"),
+		("\nhttp_request_duration_seconds_sum{service=\"users\",version=\"v1.2.0\",method=\"POST\","
+		"route=\"/users/{id}\",status_code=\"201\"} 1e-06\n"),
+		("\nhttp_response_size_bytes_bucket{service=\"users\",version=\"v1.2.0\",method=\"GET\","
+		"route=\"/\",status_code=\"200\",le=\"1e+06\"} 625000\n"),
 		"\nhttp_requests_in_flight{service=\"users\",version=\"v1.2.0\"} 2\n",
-		"\nhttp_requests_aborted_total{service=\"users\",version=\"v1.2.0\",method=\"GET\","
-		"route=\"/users/{id}\"} 4\n",
+		("\nhttp_requests_aborted_total{service=\"users\",version=\"v1.2.0\",method=\"GET\","
+		"route=\"/users/{id}\"} 4\n"),
 		"\nhttp_connections_accepted_total{service=\"users\",version=\"v1.2.0\"} 99\n",
 		"\nhttp_connections_open{service=\"users\",version=\"v1.2.0\"} 5\n",
 		"\nprocess_cpu_seconds_total 12.34\n",
@@ -257,9 +257,9 @@ Test(expose_render, exact_lines_text)
 		"\npromshim_series_limit 2000\n",
 		"\npromshim_series_overflow_total 7\n",
 		"\npromshim_parse_errors_total 3\n",
-		"\npromshim_unsupported_connections_total{reason=\"tls\"} 2\n"
+		("\npromshim_unsupported_connections_total{reason=\"tls\"} 2\n"
 		"promshim_unsupported_connections_total{reason=\"h2c\"} 1\n"
-		"promshim_unsupported_connections_total{reason=\"other\"} 0\n",
+		"promshim_unsupported_connections_total{reason=\"other\"} 0\n"),
 		"\npromshim_scrapes_total 17\n",
 		"\npromshim_scrape_auth_failures_total 1\n",
 	};
@@ -276,10 +276,10 @@ Test(expose_render, exact_lines_openmetrics)
 	fixture_full(&f);
 	char *out = render_text(&f, EXPO_OPENMETRICS, CFG_NAMING_PROMETHEUS);
 	static const char *const want[] = {
-		"# HELP http_requests Total number of HTTP requests completed by the server.\n"
+		("# HELP http_requests Total number of HTTP requests completed by the server.\n"
 		"# TYPE http_requests counter\n"
 		"http_requests_total{service=\"users\",version=\"v1.2.0\",method=\"GET\",route=\"/\","
-		"status_code=\"200\"} 1000000\n",
+		"status_code=\"200\"} 1000000\n"),
 		"# TYPE http_request_duration_seconds histogram\n# UNIT http_request_duration_seconds seconds\n",
 		",le=\"1.0\"} ",
 		",le=\"10.0\"} ",
@@ -287,8 +287,8 @@ Test(expose_render, exact_lines_openmetrics)
 		",le=\"100.0\"} ",
 		",le=\"1e+06\"} ",
 		",le=\"+Inf\"} ",
-		"# TYPE process_cpu_seconds counter\n# UNIT process_cpu_seconds seconds\n"
-		"process_cpu_seconds_total 12.34\n",
+		("# TYPE process_cpu_seconds counter\n# UNIT process_cpu_seconds seconds\n"
+		"process_cpu_seconds_total 12.34\n"),
 		"# TYPE promshim_build info\npromshim_build_info{version=\"0.1.0\"} 1\n",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
