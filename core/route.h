@@ -24,6 +24,11 @@
 #include <stdint.h>
 
 #define ROUTE_LABEL_MAX 256
+/* At most this many templates per set (the matcher keeps a bitset of
+ * templates still matching on the stack). */
+#define ROUTE_MAX_TEMPLATES 1024
+/* Default size of the seen-segment table: 16 bytes a slot, 256 KiB. */
+#define ROUTE_SEEN_DEFAULT_SLOTS 16384
 
 struct route_set;  /* compiled templates, immutable once built */
 struct route_seen; /* shared table of literal segments seen per position */
@@ -35,9 +40,14 @@ struct route_seen; /* shared table of literal segments seen per position */
 int route_set_parse(struct route_set **out, const char *text, size_t len, char *err, size_t errlen);
 void route_set_free(struct route_set *rs);
 
-/* Bytes of shared memory a seen-segment table of `slots` entries needs. */
+/* Bytes of shared memory a seen-segment table of `slots` entries needs
+ * (slots is rounded up to a power of two, at least 16, at most 2^24; 0 means
+ * ROUTE_SEEN_DEFAULT_SLOTS). */
 size_t route_seen_size(unsigned slots);
-/* Lay out the table in zeroed shared memory before any fork. */
+/* Lay out the table in zeroed shared memory before any fork. Returns NULL
+ * when mem is NULL or size is smaller than route_seen_size(slots). The table
+ * is lock-free: any member may be stopped or killed mid-update without
+ * blocking the others. */
 struct route_seen *route_seen_init(void *mem, size_t size, unsigned slots, unsigned collapse_after);
 
 struct route_ctx {
@@ -52,6 +62,10 @@ struct route_ctx {
  * excluded. truncated says the path was already cut by the tracker. */
 int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int truncated, char *out,
 		  size_t cap);
+
+/* Nonzero when the heuristic turns segment s[0..n) into `{id}` (README:
+ * "Route heuristic" gives the exact rule). */
+int route_segment_is_id(const char *s, size_t n);
 
 /* Make bytes a valid label: invalid UTF-8 replaced by U+FFFD, cut to
  * ROUTE_LABEL_MAX with a trailing "...". Returns the length written. */

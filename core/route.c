@@ -1,0 +1,891 @@
+/* core/route.c — route templates, exclusions, the ID heuristic, the shared
+ * per-position collapse table and label cleaning (SPEC 3 and 4).
+ *
+ * Templates compile into per-depth bitsets: for every segment depth, which
+ * templates accept any non-empty segment there, which have `**` there, which
+ * end there, and (through a small hash table) which have a given literal
+ * there. Matching a path ANDs one bitset per segment into the set of
+ * templates still alive, so a single pass decides every template at once and
+ * the lowest surviving index is the first match.
+ */
+#include "route.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RT_WORDS_MAX (ROUTE_MAX_TEMPLATES / 64)
+#define RT_SEG_MAX (ROUTE_LABEL_MAX + 1)
+
+/* ---------------------------------------------------------------- hashing */
+
+#define RT_K1 0x9e3779b97f4a7c15ULL
+#define RT_K2 0xbf58476d1ce4e5b9ULL
+#define RT_K3 0x94d049bb133111ebULL
+
+static inline uint64_t rt_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= RT_K2;
+	x ^= x >> 27;
+	x *= RT_K3;
+	x ^= x >> 31;
+	return x;
+}
+
+/* Eight bytes a step: segments are short and this runs once per segment. */
+static inline uint64_t rt_hash(const char *p, size_t n, uint64_t seed)
+{
+	uint64_t h = seed ^ (n * RT_K1);
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ (w * RT_K2)) * RT_K1;
+		h ^= h >> 29;
+		p += 8;
+		n -= 8;
+	}
+	if (n) {
+		uint64_t w = 0;
+		memcpy(&w, p, n);
+		h = (h ^ (w * RT_K2)) * RT_K1;
+	}
+	return rt_mix(h);
+}
+
+/* --------------------------------------------------------- label building */
+
+struct rt_out {
+	char *p;
+	size_t len, lim;
+	size_t idpos; /* start of the last "{id}" + 1, 0 for none */
+	int full;     /* something did not fit */
+};
+
+static inline void rt_put(struct rt_out *o, const char *s, size_t n)
+{
+	if (o->full)
+		return;
+	if (n > o->lim - o->len) {
+		o->full = 1;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 with *bad set to the length
+ * of its maximal invalid subpart (Unicode 3.9, "U+FFFD substitution of
+ * maximal subparts"): overlongs, surrogates and values above U+10FFFF are
+ * rejected by the ranges allowed for the second byte. */
+static size_t rt_utf8_seq(const unsigned char *s, size_t n, size_t *bad)
+{
+	unsigned c = s[0], lo = 0x80, hi = 0xBF;
+	size_t need, i;
+
+	if (c >= 0xC2 && c <= 0xDF) {
+		need = 1;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		need = 2;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 3;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		*bad = 1;
+		return 0;
+	}
+	for (i = 1; i <= need && i < n; i++) {
+		if (s[i] < lo || s[i] > hi)
+			break;
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	if (i == need + 1)
+		return i;
+	*bad = i;
+	return 0;
+}
+
+static void rt_put_clean(struct rt_out *o, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n && !o->full) {
+		if (s[i] < 0x80) {
+			size_t j = i + 1, room = o->lim - o->len;
+			while (j < n && s[j] < 0x80)
+				j++;
+			/* every ASCII byte is a character boundary: copy what fits */
+			if (j - i > room) {
+				memcpy(o->p + o->len, s + i, room);
+				o->len += room;
+				o->full = 1;
+				return;
+			}
+			memcpy(o->p + o->len, s + i, j - i);
+			o->len += j - i;
+			i = j;
+			continue;
+		}
+		size_t bad = 0, k = rt_utf8_seq(s + i, n - i, &bad);
+		if (k) {
+			rt_put(o, (const char *)s + i, k);
+			i += k;
+		} else {
+			rt_put(o, "\xEF\xBF\xBD", 3);
+			i += bad;
+		}
+	}
+}
+
+/* Cut to a character boundary and append "..." when the label overflowed or
+ * the path was already cut; the result stays within lim. */
+static size_t rt_finish(struct rt_out *o, int cut)
+{
+	if (!o->full && !cut)
+		return o->len;
+	if (o->lim < 3)
+		return o->len;
+	size_t l = o->len;
+	if (l > o->lim - 3) {
+		l = o->lim - 3;
+		while (l > 0 && ((unsigned char)o->p[l] & 0xC0) == 0x80)
+			l--;
+		/* never leave half a "{id}": only the last one can straddle */
+		if (o->idpos && o->idpos - 1 < l && l < o->idpos + 3)
+			l = o->idpos - 1;
+	}
+	memcpy(o->p + l, "...", 3);
+	return l + 3;
+}
+
+size_t route_label_clean(const char *in, size_t len, int truncated, char *out, size_t cap)
+{
+	struct rt_out o = {out, 0, cap < ROUTE_LABEL_MAX ? cap : ROUTE_LABEL_MAX, 0, 0};
+	rt_put_clean(&o, in, len);
+	return rt_finish(&o, truncated);
+}
+
+/* -------------------------------------------------------------- heuristic */
+
+static int rt_is_hex(unsigned c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+static int rt_is_uuid(const char *s)
+{
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!rt_is_hex((unsigned char)s[i])) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int route_segment_is_id(const char *s, size_t n)
+{
+	size_t digits = 0, switches = 0;
+	int hexonly = 1, token = 1, prev = 0;
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = (unsigned char)s[i];
+		int cls;
+		if (c >= '0' && c <= '9') {
+			digits++;
+			cls = 2;
+		} else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
+			cls = 1;
+			if ((c | 0x20) > 'f')
+				hexonly = 0;
+		} else {
+			cls = 0;
+			hexonly = 0;
+			if (c != '-' && c != '_' && c != '.' && c != '=' && c != '~')
+				token = 0;
+		}
+		/* a letter right next to a digit: frequent in random tokens,
+		 * rare in words, versions and file names */
+		if (prev && cls && prev != cls)
+			switches++;
+		prev = cls;
+	}
+	if (digits == n)
+		return 1;
+	if (n == 36 && rt_is_uuid(s))
+		return 1;
+	if (hexonly && n >= 8 && digits)
+		return 1;
+	if (token && n >= 16 && switches >= 2)
+		return 1;
+	return 0;
+}
+
+/* ------------------------------------------------------ seen-segment table */
+
+#define RS_MAGIC 0x72736565u /* "rsee" */
+#define RS_PROBES 64u
+#define RS_TAG_PARENT 0x5a17c3e9b2d04f61ULL
+#define RS_TAG_ID 0x3c6ef372fe94f82bULL
+#define RS_TAG_STAR 0xa54ff53a5f1d36f1ULL
+#define RS_ROOT 0x510e527fade682d1ULL
+
+/* key 0 marks a free slot; count is used by parent entries only (distinct
+ * literals seen at that position). */
+struct rs_slot {
+	uint64_t key;
+	uint32_t count;
+	uint32_t pad;
+};
+
+struct route_seen {
+	uint32_t magic;
+	uint32_t slots; /* power of two */
+	uint32_t collapse_after;
+	uint32_t probes;
+	uint64_t pad;
+	struct rs_slot slot[];
+};
+
+static unsigned rs_round(unsigned slots)
+{
+	unsigned n = 16;
+	if (slots == 0)
+		slots = ROUTE_SEEN_DEFAULT_SLOTS;
+	if (slots > (1u << 24))
+		slots = 1u << 24;
+	while (n < slots)
+		n <<= 1;
+	return n;
+}
+
+size_t route_seen_size(unsigned slots)
+{
+	return sizeof(struct route_seen) + (size_t)rs_round(slots) * sizeof(struct rs_slot);
+}
+
+struct route_seen *route_seen_init(void *mem, size_t size, unsigned slots, unsigned collapse_after)
+{
+	struct route_seen *t = mem;
+	unsigned n = rs_round(slots);
+
+	if (!mem || size < route_seen_size(slots))
+		return NULL;
+	memset(t, 0, route_seen_size(slots));
+	t->slots = n;
+	t->collapse_after = collapse_after;
+	t->probes = n < RS_PROBES ? n : RS_PROBES;
+	t->magic = RS_MAGIC;
+	return t;
+}
+
+enum { RS_ABSENT, RS_FOUND, RS_CLAIMED, RS_FULL };
+
+/* Linear probing, slots claimed by CAS and never freed: a key can only sit
+ * before the first free slot of its probe run, so a free slot ends a search
+ * even while other processes insert. */
+static int rs_lookup(struct route_seen *t, uint64_t key, int claim, struct rs_slot **out)
+{
+	uint32_t mask = t->slots - 1, i = (uint32_t)(key >> 32) & mask;
+
+	for (uint32_t n = 0; n < t->probes; n++, i = (i + 1) & mask) {
+		struct rs_slot *s = &t->slot[i];
+		uint64_t k = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
+		if (k == 0) {
+			if (!claim)
+				return RS_ABSENT;
+			if (__atomic_compare_exchange_n(&s->key, &k, key, 0, __ATOMIC_ACQ_REL,
+							__ATOMIC_ACQUIRE)) {
+				*out = s;
+				return RS_CLAIMED;
+			}
+		}
+		if (k == key) {
+			*out = s;
+			return RS_FOUND;
+		}
+	}
+	return RS_FULL;
+}
+
+/* Nonzero when the literal with key `key` under parent `parent` keeps its
+ * text. A place under the parent's counter is reserved before the segment is
+ * inserted, so a position never holds more than collapse_after literals even
+ * when processes race; a member killed in between leaves one place unused. */
+static int rs_keep(struct route_seen *t, uint64_t parent, uint64_t key)
+{
+	struct rs_slot *ps, *ss;
+	uint32_t c;
+	int r;
+
+	if (rs_lookup(t, key, 0, &ss) == RS_FOUND)
+		return 1;
+	uint64_t pkey = rt_mix(parent ^ RS_TAG_PARENT);
+	pkey += !pkey;
+	if (rs_lookup(t, pkey, 1, &ps) == RS_FULL)
+		return 0;
+	c = __atomic_load_n(&ps->count, __ATOMIC_RELAXED);
+	do {
+		if (c >= t->collapse_after)
+			return 0;
+	} while (!__atomic_compare_exchange_n(&ps->count, &c, c + 1, 1, __ATOMIC_ACQ_REL,
+					      __ATOMIC_RELAXED));
+	r = rs_lookup(t, key, 1, &ss);
+	if (r == RS_CLAIMED)
+		return 1;
+	__atomic_fetch_sub(&ps->count, 1, __ATOMIC_ACQ_REL);
+	return r == RS_FOUND;
+}
+
+/* -------------------------------------------------------------- templates */
+
+struct rt_lit {
+	uint64_t h;
+	const char *seg; /* NULL: free */
+	uint32_t len;
+	uint32_t depth;
+	uint32_t bits; /* offset into litbits */
+};
+
+struct route_set {
+	unsigned n;      /* templates */
+	unsigned words;  /* 64-bit words per bitset */
+	unsigned ndepth; /* depths with data: most segments + 1 */
+	char *text;      /* templates, trimmed, back to back */
+	uint32_t *off;
+	uint16_t *len;
+	uint64_t *any;  /* [ndepth][words]: `{name}` or `*` at this depth */
+	uint64_t *glob; /* [ndepth][words]: `**` at this depth */
+	uint64_t *end;  /* [ndepth][words]: exactly this many segments */
+	uint64_t *litbits;
+	struct rt_lit *lit;
+	uint32_t lmask;
+	unsigned nlit;
+};
+
+void route_set_free(struct route_set *rs)
+{
+	if (!rs)
+		return;
+	free(rs->text);
+	free(rs->off);
+	free(rs->len);
+	free(rs->any);
+	free(rs->glob);
+	free(rs->end);
+	free(rs->litbits);
+	free(rs->lit);
+	free(rs);
+}
+
+static uint64_t rt_depth_seed(unsigned depth)
+{
+	return RT_K3 * (depth + 1);
+}
+
+static struct rt_lit *rt_lit_find(const struct route_set *rs, const char *s, size_t n, unsigned depth,
+				  uint64_t h)
+{
+	for (uint32_t i = (uint32_t)h & rs->lmask;; i = (i + 1) & rs->lmask) {
+		struct rt_lit *l = &rs->lit[i];
+		if (!l->seg)
+			return l;
+		if (l->h == h && l->depth == depth && l->len == n && memcmp(l->seg, s, n) == 0)
+			return l;
+	}
+}
+
+/* Display a template in an error: printable ASCII as is, other bytes as
+ * \xNN, long ones cut. */
+static void rt_show(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < n && j + 8 < cap; i++) {
+		unsigned c = (unsigned char)s[i];
+		if (i >= 64) {
+			memcpy(dst + j, "...", 3);
+			j += 3;
+			break;
+		}
+		if (c >= 0x20 && c < 0x7f)
+			dst[j++] = (char)c;
+		else
+			j += (size_t)snprintf(dst + j, cap - j, "\\x%02X", c);
+	}
+	dst[j] = 0;
+}
+
+static int rt_pchar(unsigned c)
+{
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+		return 1;
+	if (c >= '0' && c <= '9')
+		return 1;
+	return c && strchr("-._~!$&'()+,;=:@", (int)c) != NULL;
+}
+
+static int rt_name_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = (unsigned char)s[i];
+		int alpha = ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '_';
+		if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Check one template; on error write the reason into why. */
+static int rt_check(const char *t, size_t n, char *why, size_t cap)
+{
+	if (t[0] != '/') {
+		snprintf(why, cap, "must start with '/'");
+		return -1;
+	}
+	if (n > ROUTE_LABEL_MAX) {
+		snprintf(why, cap, "longer than %d bytes", ROUTE_LABEL_MAX);
+		return -1;
+	}
+	/* braces first, so that "/a/{id" is reported as what it is */
+	int open = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] == '{') {
+			if (open) {
+				snprintf(why, cap, "nested '{'");
+				return -1;
+			}
+			open = 1;
+		} else if (t[i] == '}') {
+			if (!open) {
+				snprintf(why, cap, "unbalanced '}'");
+				return -1;
+			}
+			open = 0;
+		} else if (t[i] == '/' && open) {
+			break;
+		}
+	}
+	if (open) {
+		snprintf(why, cap, "unbalanced '{'");
+		return -1;
+	}
+	size_t i = 1;
+	for (;;) {
+		size_t j = i;
+		while (j < n && t[j] != '/')
+			j++;
+		const char *s = t + i;
+		size_t sl = j - i;
+		int has_brace = memchr(s, '{', sl) || memchr(s, '}', sl);
+		if (sl == 2 && s[0] == '*' && s[1] == '*') {
+			if (j != n) {
+				snprintf(why, cap, "'**' must be the last segment");
+				return -1;
+			}
+		} else if (sl == 1 && s[0] == '*') {
+			/* one unnamed segment */
+		} else if (has_brace) {
+			if (s[0] != '{' || s[sl - 1] != '}') {
+				snprintf(why, cap, "'{name}' must be a whole segment");
+				return -1;
+			}
+			if (sl == 2) {
+				snprintf(why, cap, "empty {name}");
+				return -1;
+			}
+			if (!rt_name_ok(s + 1, sl - 2)) {
+				snprintf(why, cap,
+					 "invalid name '%.*s' (letters, digits and '_', not starting with a digit)",
+					 (int)(sl - 2), s + 1);
+				return -1;
+			}
+		} else {
+			for (size_t k = 0; k < sl; k++) {
+				unsigned c = (unsigned char)s[k];
+				if (c == '*') {
+					snprintf(why, cap, "'*' must be a whole segment (or a trailing '**')");
+					return -1;
+				}
+				if (c == '%') {
+					if (k + 2 >= sl || !rt_is_hex((unsigned char)s[k + 1]) ||
+					    !rt_is_hex((unsigned char)s[k + 2])) {
+						snprintf(why, cap, "'%%' must be followed by two hex digits");
+						return -1;
+					}
+					k += 2;
+					continue;
+				}
+				if (rt_pchar(c))
+					continue;
+				if (c >= 0x80)
+					snprintf(why, cap, "byte 0x%02X cannot appear in a path (percent-encode it)",
+						 c);
+				else if (c >= 0x20 && c < 0x7f)
+					snprintf(why, cap, "character '%c' cannot appear in a path", (int)c);
+				else
+					snprintf(why, cap, "byte 0x%02X cannot appear in a path", c);
+				return -1;
+			}
+		}
+		if (j >= n)
+			break;
+		i = j + 1;
+	}
+	return 0;
+}
+
+struct rt_item {
+	const char *s;
+	size_t n;
+};
+
+static int rt_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Split text into trimmed templates; comment lines and blanks dropped. */
+static size_t rt_split(const char *text, size_t len, struct rt_item *items, size_t max)
+{
+	size_t n = 0, i = 0;
+	int line_start = 1;
+
+	while (i < len) {
+		size_t j = i;
+		while (j < len && rt_space(text[j]))
+			j++;
+		if (line_start && j < len && text[j] == '#') {
+			while (j < len && text[j] != '\n')
+				j++;
+			i = j;
+			continue;
+		}
+		size_t k = j;
+		while (k < len && text[k] != ',' && text[k] != '\n')
+			k++;
+		size_t e = k;
+		while (e > j && rt_space(text[e - 1]))
+			e--;
+		if (e > j) {
+			if (items && n < max)
+				items[n] = (struct rt_item){text + j, e - j};
+			n++;
+		}
+		line_start = k < len && text[k] == '\n';
+		i = k + 1;
+	}
+	return n;
+}
+
+__attribute__((format(printf, 3, 4))) static void rt_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int route_set_parse(struct route_set **out, const char *text, size_t len, char *err, size_t errlen)
+{
+	struct route_set *rs = NULL;
+	struct rt_item *items = NULL;
+	char why[160], show[300];
+	size_t n, total = 0;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = 0;
+	n = rt_split(text, text ? len : 0, NULL, 0);
+	if (n == 0)
+		return 0;
+	if (n > ROUTE_MAX_TEMPLATES) {
+		rt_err(err, errlen, "too many templates (%zu, at most %d)", n, ROUTE_MAX_TEMPLATES);
+		return -1;
+	}
+	items = calloc(n, sizeof *items);
+	if (!items)
+		goto nomem;
+	rt_split(text, len, items, n);
+
+	unsigned ndepth = 0;
+	for (size_t t = 0; t < n; t++) {
+		if (rt_check(items[t].s, items[t].n, why, sizeof why) < 0) {
+			rt_show(show, sizeof show, items[t].s, items[t].n);
+			rt_err(err, errlen, "template '%s': %s", show, why);
+			free(items);
+			return -1;
+		}
+		unsigned segs = 0;
+		for (size_t k = 0; k < items[t].n; k++)
+			segs += items[t].s[k] == '/';
+		if (segs + 1 > ndepth)
+			ndepth = segs + 1;
+		total += items[t].n;
+	}
+
+	rs = calloc(1, sizeof *rs);
+	if (!rs)
+		goto nomem;
+	rs->n = (unsigned)n;
+	rs->words = (unsigned)(n + 63) / 64;
+	rs->ndepth = ndepth;
+	uint32_t lcap = 16;
+	/* a template has at most one segment per byte */
+	while (lcap < 2 * (total + 1))
+		lcap <<= 1;
+	rs->lmask = lcap - 1;
+	size_t bs = (size_t)ndepth * rs->words;
+	rs->text = malloc(total);
+	rs->off = calloc(n, sizeof *rs->off);
+	rs->len = calloc(n, sizeof *rs->len);
+	rs->any = calloc(bs, 8);
+	rs->glob = calloc(bs, 8);
+	rs->end = calloc(bs, 8);
+	rs->lit = calloc(lcap, sizeof *rs->lit);
+	rs->litbits = calloc(total + 1, (size_t)rs->words * 8);
+	if (!rs->text || !rs->off || !rs->len || !rs->any || !rs->glob || !rs->end || !rs->lit ||
+	    !rs->litbits)
+		goto nomem;
+
+	size_t pos = 0;
+	for (size_t t = 0; t < n; t++) {
+		const char *s = rs->text + pos;
+		size_t tl = items[t].n, i = 1;
+		unsigned depth = 0;
+		uint64_t bit = 1ULL << (t % 64);
+		size_t w = t / 64;
+
+		memcpy(rs->text + pos, items[t].s, tl);
+		rs->off[t] = (uint32_t)pos;
+		rs->len[t] = (uint16_t)tl;
+		pos += tl;
+		for (;; depth++) {
+			size_t j = i;
+			while (j < tl && s[j] != '/')
+				j++;
+			size_t sl = j - i;
+			size_t at = (size_t)depth * rs->words + w;
+			if (sl == 2 && s[i] == '*' && s[i + 1] == '*') {
+				rs->glob[at] |= bit;
+				break;
+			}
+			if ((sl == 1 && s[i] == '*') || (sl && s[i] == '{')) {
+				rs->any[at] |= bit;
+			} else {
+				uint64_t h = rt_hash(s + i, sl, rt_depth_seed(depth));
+				struct rt_lit *l = rt_lit_find(rs, s + i, sl, depth, h);
+				if (!l->seg) {
+					*l = (struct rt_lit){h, s + i, (uint32_t)sl, depth,
+							     rs->nlit++ * rs->words};
+				}
+				rs->litbits[l->bits + w] |= bit;
+			}
+			if (j >= tl) {
+				rs->end[(size_t)(depth + 1) * rs->words + w] |= bit;
+				break;
+			}
+			i = j + 1;
+		}
+	}
+	free(items);
+	*out = rs;
+	return 0;
+nomem:
+	free(items);
+	route_set_free(rs);
+	rt_err(err, errlen, "out of memory compiling templates");
+	return -1;
+}
+
+/* ---------------------------------------------------------------- matching */
+
+struct rt_walk {
+	const struct route_set *rs;
+	int live;
+	uint64_t alive[RT_WORDS_MAX];
+	uint64_t hits[RT_WORDS_MAX];
+};
+
+static void rt_walk_init(struct rt_walk *w, const struct route_set *rs)
+{
+	w->rs = rs;
+	w->live = rs != NULL;
+	if (!rs)
+		return;
+	for (unsigned i = 0; i < rs->words; i++) {
+		w->alive[i] = ~0ULL;
+		w->hits[i] = 0;
+	}
+	if (rs->n % 64)
+		w->alive[rs->words - 1] = (1ULL << (rs->n % 64)) - 1;
+}
+
+/* Index of the first set bit, or -1. */
+static int rt_first(const uint64_t *b, unsigned words)
+{
+	for (unsigned i = 0; i < words; i++)
+		if (b[i])
+			return (int)(i * 64 + (unsigned)__builtin_ctzll(b[i]));
+	return -1;
+}
+
+/* Before consuming segment `depth`: templates with `**` here match. Then
+ * keep the templates that accept this segment. The walk ends once nothing
+ * alive can beat the best match already found. */
+static void rt_walk_step(struct rt_walk *w, unsigned depth, const char *s, size_t n, uint64_t h)
+{
+	const struct route_set *rs = w->rs;
+	unsigned W = rs->words;
+
+	if (depth >= rs->ndepth) {
+		w->live = 0;
+		return;
+	}
+	const uint64_t *glob = rs->glob + (size_t)depth * W, *any = rs->any + (size_t)depth * W;
+	const struct rt_lit *l = rt_lit_find(rs, s, n, depth, h);
+	const uint64_t *lb = l->seg ? rs->litbits + l->bits : NULL;
+	uint64_t more = 0;
+	for (unsigned i = 0; i < W; i++) {
+		w->hits[i] |= w->alive[i] & glob[i];
+		uint64_t m = (n ? any[i] : 0) | (lb ? lb[i] : 0);
+		w->alive[i] &= m;
+		more |= w->alive[i];
+	}
+	if (!more) {
+		w->live = 0;
+		return;
+	}
+	int best = rt_first(w->hits, W);
+	if (best >= 0 && best < rt_first(w->alive, W))
+		w->live = 0;
+}
+
+/* The path ended after `depth` segments. Returns the matched template, or
+ * -1. A truncated path only matches through a `**` that covers its cut
+ * last segment. */
+static int rt_walk_end(struct rt_walk *w, unsigned depth, int ended, int truncated)
+{
+	const struct route_set *rs = w->rs;
+
+	if (!rs)
+		return -1;
+	if (w->live && ended && !truncated && depth < rs->ndepth) {
+		const uint64_t *glob = rs->glob + (size_t)depth * rs->words;
+		const uint64_t *end = rs->end + (size_t)depth * rs->words;
+		for (unsigned i = 0; i < rs->words; i++)
+			w->hits[i] |= w->alive[i] & (glob[i] | end[i]);
+	}
+	return rt_first(w->hits, rs->words);
+}
+
+/* ----------------------------------------------------------------- resolve */
+
+int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int truncated, char *out,
+		  size_t cap)
+{
+	struct rt_out o = {out, 0, cap < ROUTE_LABEL_MAX ? cap : ROUTE_LABEL_MAX, 0, 0};
+	const char *p, *end;
+
+	if (!len)
+		path = "";
+	p = path;
+	end = path + len;
+	/* A path that does not start with '/' is read as if it did (an
+	 * absolute-form request with an empty path means "/"), so every label
+	 * starts with '/' and never equals a reserved route. */
+	if (len && *p == '/')
+		p++;
+
+	if (rc->exclude || rc->routes) {
+		struct rt_walk ex, rt;
+		unsigned depth = 0;
+		const char *s = p;
+		int ended = 0;
+
+		rt_walk_init(&ex, rc->exclude);
+		rt_walk_init(&rt, rc->routes);
+		while (ex.live || rt.live) {
+			const char *q = memchr(s, '/', (size_t)(end - s));
+			if (!q)
+				q = end;
+			uint64_t h = rt_hash(s, (size_t)(q - s), rt_depth_seed(depth));
+			if (ex.live)
+				rt_walk_step(&ex, depth, s, (size_t)(q - s), h);
+			if (rt.live)
+				rt_walk_step(&rt, depth, s, (size_t)(q - s), h);
+			depth++;
+			if (q == end) {
+				ended = 1;
+				break;
+			}
+			s = q + 1;
+		}
+		if (rt_walk_end(&ex, depth, ended, truncated) >= 0)
+			return -1;
+		int t = rt_walk_end(&rt, depth, ended, truncated);
+		if (t >= 0) {
+			rt_put(&o, rc->routes->text + rc->routes->off[t], rc->routes->len[t]);
+			return (int)rt_finish(&o, 0);
+		}
+	}
+
+	rt_put(&o, "/", 1);
+	if (!rc->heuristic) {
+		rt_put_clean(&o, p, (size_t)(end - p));
+		return (int)rt_finish(&o, truncated);
+	}
+
+	struct route_seen *seen = rc->seen && rc->seen->magic == RS_MAGIC ? rc->seen : NULL;
+	uint64_t parent = RS_ROOT;
+	const char *s = p;
+	for (unsigned depth = 0;; depth++) {
+		const char *q = memchr(s, '/', (size_t)(end - s));
+		if (!q)
+			q = end;
+		size_t n = (size_t)(q - s);
+		if (depth)
+			rt_put(&o, "/", 1);
+		/* the cut last segment of a truncated path says nothing reliable */
+		if (truncated && q == end)
+			break;
+		if (route_segment_is_id(s, n)) {
+			if (!o.full && o.lim - o.len >= 4)
+				o.idpos = o.len + 1;
+			rt_put(&o, "{id}", 4);
+			parent = rt_mix(parent ^ RS_TAG_ID);
+		} else if (seen) {
+			uint64_t key = rt_hash(s, n, parent + depth);
+			key += !key;
+			if (rs_keep(seen, parent, key)) {
+				rt_put_clean(&o, s, n);
+				parent = key;
+			} else {
+				rt_put(&o, "*", 1);
+				parent = rt_mix(parent ^ RS_TAG_STAR);
+			}
+		} else {
+			rt_put_clean(&o, s, n);
+		}
+		/* nothing past the label's end may claim table slots */
+		if (o.full || q == end)
+			break;
+		s = q + 1;
+	}
+	return (int)rt_finish(&o, truncated);
+}
