@@ -18,6 +18,33 @@
  * Readers (the exporter) take a snapshot with reg_snapshot_take(): each
  * histogram in it is consistent (cumulative buckets, monotonic, last finite
  * bucket <= count, count used for the counter, _count and +Inf alike).
+ *
+ * Conventions the renderer relies on:
+ * - The all-_OTHER overflow series is method TRK_M_OTHER (0), route
+ *   REG_ROUTE_OTHER, status 0; status 0 renders as "_OTHER". reg_observe
+ *   stores a status above 999 as 0 too, and a method at or above TRK_M_COUNT
+ *   as TRK_M_OTHER, so no two series ever render alike.
+ * - An observation given route REG_ROUTE_OTHER (the route table was full)
+ *   goes straight to the overflow area and counts as overflow.
+ * - Durations are compared in integer nanoseconds: a duration equal to a
+ *   bound lands in that bucket (le means <=). Sums of durations are kept in
+ *   microseconds, each duration rounded to the nearest microsecond.
+ * - Body-size bounds are 100 B, 1 kB, 10 kB, 100 kB, 1 MB, 10 MB, 100 MB
+ *   (decimal decades: request bodies are mostly tiny, responses span pages
+ *   to downloads), plus +Inf.
+ * - Route interning claims a slot with a BUSY word holding the label's 63-bit
+ *   hash, copies the label, then publishes it. A lookup meeting a BUSY slot
+ *   with the same hash takes that slot's id without waiting: probing on
+ *   would intern the label twice (two series rendering alike), while a
+ *   63-bit collision between labels of one family is vanishingly unlikely.
+ *   A slot left BUSY by a process killed mid-copy renders as "_OTHER"; the
+ *   snapshot merges series whose labels render alike, so the output never
+ *   holds a duplicate.
+ * - The series cap is enforced with a shared reservation counter taken
+ *   before a slot is claimed. A process killed between the two leaks one
+ *   reservation (one series less for the family's life); two processes
+ *   racing to create the same label set at the cap may briefly send one
+ *   observation to the overflow area. Both are bounded and lose nothing.
  */
 #ifndef PROMSHIM_CORE_REGISTRY_H
 #define PROMSHIM_CORE_REGISTRY_H
@@ -118,8 +145,14 @@ int reg_member_pid(const struct reg *r, int slot);
 
 /* Drop a member that exited or was found dead: its gauges stop counting,
  * its last CPU figure (final_cpu_us, or the stored one when larger) moves
- * to the family's exited-CPU total. Safe to call twice. */
+ * to the family's exited-CPU total. Safe to call twice. Figures of
+ * processes in the spill slot (-1) are not counted; leaving it is a no-op. */
 void reg_member_leave(struct reg *r, int slot, uint64_t final_cpu_us);
+
+/* Same as reg_member_leave, but only while the slot still belongs to pid:
+ * use it to reap a dead member, so that a slot reclaimed meanwhile by a new
+ * process is left alone. Returns 1 when the slot was dropped, else 0. */
+int reg_member_drop(struct reg *r, int slot, int pid, uint64_t final_cpu_us);
 
 /* ---- snapshots (exporter thread only; these allocate) ---- */
 
@@ -153,8 +186,10 @@ struct reg_snapshot {
 	size_t n_aborted;
 	struct reg_snap_abort *aborted; /* sorted by (route label, method) */
 	uint64_t counters[REG_C_COUNT];
-	uint64_t overflow;              /* promshim_series_overflow_total */
+	uint64_t overflow;              /* promshim_series_overflow_total: series + aborts under _OTHER */
+	uint64_t overflow_aborted;      /* the aborts among them */
 	uint64_t series_regular;        /* promshim_series */
+	uint64_t aborted_regular;       /* regular (method, route) aborted series in use */
 	int64_t in_flight;              /* sum over live members */
 	int64_t conns_open;             /* sum over live members */
 	uint64_t members;               /* promshim_family_processes */
