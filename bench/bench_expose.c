@@ -135,6 +135,15 @@ int main(int argc, char **argv)
 	double *t = calloc((size_t)rounds, sizeof *t);
 	struct expo_buf out = {0}, z = {0};
 	printf("bench_expose: %zu series, %d rounds, times in ms (min / median)\n", n, rounds);
+	{
+		/* first scrape: the buffer grows from nothing, pages are faulted in */
+		struct expo_buf cold = {0};
+		double t0 = now_ms();
+		if (expo_render(&snap, &o, &cold) != 0)
+			return 1;
+		printf("render text, cold  %8.3f            %zu bytes\n", now_ms() - t0, cold.len);
+		expo_buf_free(&cold);
+	}
 	for (int fmt = 0; fmt < 2; fmt++) {
 		o.format = (enum expo_format)fmt;
 		for (int r = 0; r < rounds; r++) {

@@ -798,7 +798,7 @@ int expo_render(const struct reg_snapshot *s, const struct expo_opts *o, struct 
 	int rc = build_all(&r);
 	if (rc == 0) {
 		/* A first guess at the size saves most regrowth copies. */
-		size_t guess = (r.lab.len + 64) * (size_t)(cfg->n_buckets + 2 * REG_SIZE_BUCKETS + 12) / 2 + 8192;
+		size_t guess = (r.lab.len + 64 * s->n_series) * (cfg->n_buckets + 2 * REG_SIZE_BUCKETS + 10) + 16384;
 		if (guess > out->cap)
 			buf_grow(out, guess);
 		for (unsigned i = 0; i < MT_COUNT; i++)
