@@ -19,6 +19,11 @@
 #define CFG_MAX_LABELS 16
 #define CFG_MAX_PORTS 64
 #define CFG_ERR_MAX 512
+#define CFG_LISTEN_DEFAULT_PORT 9464     /* default PROMSHIM_LISTEN is 127.0.0.1:9464 */
+#define CFG_MAX_SERIES_DEFAULT 2000
+#define CFG_MAX_SERIES_LIMIT 1000000     /* PROMSHIM_MAX_SERIES above this is an error */
+#define CFG_COLLAPSE_AFTER_DEFAULT 100
+#define CFG_COLLAPSE_AFTER_MAX 1000000
 
 enum cfg_naming { CFG_NAMING_PROMETHEUS = 0, CFG_NAMING_OTEL };
 enum cfg_log { CFG_LOG_OFF = 0, CFG_LOG_ERROR, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
@@ -65,8 +70,11 @@ struct ps_config {
 };
 
 /* Fill c with defaults, then apply the environment. Returns 0, or -1 with
- * one line in err such as "PROMSHIM_LISTEN: bad port '99999'". On error c
- * holds nothing that needs freeing. */
+ * one line in err such as "PROMSHIM_LISTEN: bad port '99999' in ':99999'
+ * (want 1..65535)". On error c holds nothing that needs freeing.
+ * An empty variable counts as unset. ":port" listens on every IPv4
+ * interface ("[::]:port" for dual stack). Secrets (auth file lines, the
+ * TLS key) never appear in err. Not thread-safe; run it once at start-up. */
 int cfg_load(struct ps_config *c, cfg_getenv_fn getenv_fn, cfg_readfile_fn readfile, char *err,
 	     size_t errlen);
 
