@@ -34,6 +34,16 @@ extern struct shim_state shim;
 /* shim/init.c: the constructor calls these in this order:
  * shim_real_init, config, registry, shim_fd_init, shim_family_init. */
 
+/* shim/family.c: map the family's shared area (serving mutex), register
+ * the fork handlers, and serve at once when a listening socket was
+ * inherited across exec. start_boot_us: this process's start time since
+ * boot. Returns 0, or -1 (nothing will be served). */
+int shim_family_init(uint64_t start_boot_us);
+
+/* shim/family.c: the destructor's part: this member leaves the registry
+ * with its final CPU time. Never stops the exporter. */
+void shim_family_exit(void);
+
 /* shim/family.c: a member started holding a listening TCP socket (its own
  * listen() succeeded, or one was inherited across exec): the family must
  * serve /metrics. Cheap after the first call. */
@@ -43,12 +53,40 @@ void shim_family_listening(void);
  * bind): when it is the metrics address, the exporter gives it up. */
 void shim_family_host_binds(const struct sockaddr *addr, socklen_t len);
 
-/* shim/family.c: nonzero when fd belongs to the exporter (never tracked,
- * protected from the host's dup2/close of "all fds"). */
+/* shim/family.c: nonzero when fd belongs to the exporter (its listening
+ * socket, wake-up fd and scrape sockets, all >= SHIM_FD_FLOOR unless the fd
+ * limit is lower). Never track such an fd. Lock-free; one compare for the
+ * host's low fds. */
 int shim_family_owns_fd(int fd);
+
+/* shim/family.c: the host is about to close fds lo..hi (close, close_range,
+ * closefrom, or dup2/dup3 onto hi == lo). Call it from those hooks BEFORE
+ * the real call: for one fd when shim_family_owns_fd(fd), for a range
+ * always (one compare when no owned fd is in it). Then do the real call as
+ * asked: the host's close is never refused or faked. The exporter
+ * forgets those fds and opens new ones (same port) within a second. */
+void shim_family_fds_closing(unsigned lo, unsigned hi);
+
+/* shim/family.c: a forked member starts its standby thread lazily (never
+ * in the atfork child handler). The hooks call shim_family_check(1) from
+ * accept/accept4 (before the real call: a blocking accept may not return
+ * for long) and shim_family_check(0) from close and dup2/dup3 (it starts the
+ * thread only once the member's parent is gone: a daemon that double-forked
+ * and forks no more). One load and branch while nothing is pending. */
+extern int shim_family_pending;
+void shim_family_check_slow(int accepting);
+static inline void shim_family_check(int accepting)
+{
+	if (__builtin_expect(__atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED), 0))
+		shim_family_check_slow(accepting);
+}
 
 /* Logging to stderr, "promshim[pid]: " prefixed, never from a hook's fast
  * path. level is enum cfg_log. */
 void shim_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* shim/log.c: lines above this level (enum cfg_log) are dropped; warn until
+ * the configuration is read. */
+extern int shim_log_level;
 
 #endif

@@ -1,0 +1,619 @@
+/* shim/exporter.c — the /metrics endpoint (SPEC 6): the listening socket,
+ * libmicrohttpd (loaded with dlopen only when this process starts serving),
+ * content negotiation, gzip with a one-second cache, and the exporter's
+ * fds, which live at high numbers and are closed in a fork child.
+ *
+ * libmicrohttpd runs in "external select" mode without a listening socket,
+ * driven by the family's serving thread: that thread accepts scrapes itself
+ * with the real accept4, moves each socket above SHIM_FD_FLOOR and hands it
+ * over with MHD_add_connection. So libmicrohttpd starts no thread, opens no
+ * epoll or wake-up fd at a low number, and never holds the listening socket:
+ * when the host closes or dups over one of our fds we can forget it and
+ * build a new one without libmicrohttpd closing a number the host reuses.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+
+#include "expose.h"
+#include "exporter.h"
+#include "real.h"
+#include "shim.h"
+
+#ifndef PROMSHIM_VERSION
+#define PROMSHIM_VERSION "0.1.0"
+#endif
+
+#define EXP_LIB "libmicrohttpd.so.12"
+#define EXP_CONN_LIMIT 16      /* concurrent scrape connections */
+#define EXP_CONN_TIMEOUT_S 10  /* idle or slow scrape connection */
+#define EXP_TICK_MS 250        /* longest select wait: flags are seen this fast */
+#define EXP_RETRY_MS 500       /* port held by someone else: try again */
+#define EXP_GZIP_REUSE_NS 1000000000ull
+#define EXP_FD_BITS 1024       /* select() cannot go higher: our fds stay below */
+
+/* libmicrohttpd entry points, resolved from the dlopen'd library; the
+ * header gives their types, the library is never linked. */
+static struct {
+	__typeof__(MHD_start_daemon) *start_daemon;
+	__typeof__(MHD_add_connection) *add_connection;
+	__typeof__(MHD_get_fdset2) *get_fdset2;
+	__typeof__(MHD_get_timeout) *get_timeout;
+	__typeof__(MHD_run_from_select) *run_from_select;
+	__typeof__(MHD_get_connection_info) *get_connection_info;
+	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_add_response_header) *add_response_header;
+	__typeof__(MHD_queue_response) *queue_response;
+	__typeof__(MHD_destroy_response) *destroy_response;
+} mhd;
+static void *exp_lib;
+
+/* Everything below is guarded by exp_lock, except the fd bitmap, which the
+ * hooks read lock-free. The serving thread takes the lock around each step
+ * of work, never while it waits in select(), so a fork waits at most for
+ * one scrape to render. */
+static pthread_mutex_t exp_lock = PTHREAD_MUTEX_INITIALIZER;
+static int exp_listen_fd = -1;
+static int exp_wake_fd = -1;
+static struct MHD_Daemon *exp_d;
+static unsigned exp_gen; /* bumped whenever an fd is forgotten */
+static uint64_t exp_bits[EXP_FD_BITS / 64];
+static int exp_lowest = EXP_FD_BITS; /* below it nothing is ours: one compare */
+static __thread int exp_self;        /* set in the serving thread */
+
+struct exp_gz_cache {
+	struct expo_buf gz;
+	uint64_t at_ns;
+	int valid;
+};
+static struct exp_gz_cache exp_gzc[2]; /* per format */
+static struct expo_buf exp_text;
+
+static uint64_t exp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void exp_sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- fds ---- */
+
+static void exp_bit_set(int fd, int on)
+{
+	if (fd < 0 || fd >= EXP_FD_BITS)
+		return;
+	uint64_t m = 1ull << (fd % 64);
+	if (on) {
+		__atomic_fetch_or(&exp_bits[fd / 64], m, __ATOMIC_RELEASE);
+		if (fd < __atomic_load_n(&exp_lowest, __ATOMIC_RELAXED))
+			__atomic_store_n(&exp_lowest, fd, __ATOMIC_RELEASE);
+	} else {
+		__atomic_fetch_and(&exp_bits[fd / 64], ~m, __ATOMIC_RELEASE);
+	}
+}
+
+int exp_owns_fd(int fd)
+{
+	if (fd < __atomic_load_n(&exp_lowest, __ATOMIC_ACQUIRE) || fd >= EXP_FD_BITS)
+		return 0;
+	return (__atomic_load_n(&exp_bits[fd / 64], __ATOMIC_ACQUIRE) >> (fd % 64)) & 1;
+}
+
+static unsigned exp_owned_count(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < EXP_FD_BITS / 64; i++)
+		n += (unsigned)__builtin_popcountll(__atomic_load_n(&exp_bits[i], __ATOMIC_RELAXED));
+	return n;
+}
+
+/* Our fds go between floor and ceiling: high enough to stay clear of the
+ * host's numbers, below the soft limit, and below FD_SETSIZE for select. */
+static void exp_fd_window(int *floor, int *ceiling)
+{
+	struct rlimit rl;
+	long soft = EXP_FD_BITS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)soft)
+		soft = (long)rl.rlim_cur;
+	int f = SHIM_FD_FLOOR;
+	if (f > soft - 32)
+		f = soft > 96 ? (int)soft - 32 : (int)soft / 2;
+	*floor = f;
+	*ceiling = (int)soft;
+}
+
+/* Move fd to the high window (close-on-exec) and mark it ours. Returns the
+ * new fd, or -1 (fd closed). */
+static int exp_move_high(int fd)
+{
+	int floor, ceiling;
+	exp_fd_window(&floor, &ceiling);
+	int nfd = shim_real.fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	int e = errno;
+	shim_real.close(fd);
+	if (nfd >= ceiling) {
+		shim_real.close(nfd);
+		nfd = -1;
+		e = EMFILE;
+	}
+	if (nfd < 0) {
+		errno = e;
+		return -1;
+	}
+	exp_bit_set(nfd, 1);
+	return nfd;
+}
+
+static void exp_close_owned(int fd)
+{
+	if (fd < 0)
+		return;
+	exp_bit_set(fd, 0);
+	shim_real.close(fd);
+}
+
+/* Forget the daemon (never stopped: after a fork its state is the parent's,
+ * and after the host closed one of its sockets stopping it would close a
+ * number the host may reuse) and close every owned fd outside lo..hi. */
+static void exp_drop_locked(unsigned lo, unsigned hi)
+{
+	exp_d = NULL;
+	exp_listen_fd = -1;
+	__atomic_store_n(&exp_wake_fd, -1, __ATOMIC_RELEASE);
+	exp_gen++;
+	for (int fd = 0; fd < EXP_FD_BITS; fd++) {
+		if (!exp_owns_fd(fd))
+			continue;
+		if ((unsigned)fd >= lo && (unsigned)fd <= hi)
+			exp_bit_set(fd, 0);
+		else
+			exp_close_owned(fd);
+	}
+}
+
+static void exp_wake(void)
+{
+	int fd = __atomic_load_n(&exp_wake_fd, __ATOMIC_ACQUIRE);
+	uint64_t one = 1;
+	if (fd >= 0 && shim_real.write(fd, &one, sizeof one) < 0) {
+		/* full or gone: the serving thread looks again within a tick */
+	}
+}
+
+void exp_fds_closing(unsigned lo, unsigned hi)
+{
+	if (hi < (unsigned)__atomic_load_n(&exp_lowest, __ATOMIC_ACQUIRE) || lo >= EXP_FD_BITS)
+		return;
+	if (exp_self) {
+		/* libmicrohttpd closing a scrape socket from the serving thread */
+		for (unsigned fd = lo; fd <= hi && fd < EXP_FD_BITS; fd++)
+			exp_bit_set((int)fd, 0);
+		return;
+	}
+	pthread_mutex_lock(&exp_lock);
+	int hit_conn = 0, hit = 0;
+	for (unsigned fd = lo; fd <= hi && fd < EXP_FD_BITS; fd++) {
+		if (!exp_owns_fd((int)fd))
+			continue;
+		hit = 1;
+		if ((int)fd == exp_listen_fd)
+			exp_listen_fd = -1;
+		else if ((int)fd == exp_wake_fd)
+			__atomic_store_n(&exp_wake_fd, -1, __ATOMIC_RELEASE);
+		else
+			hit_conn = 1;
+		exp_bit_set((int)fd, 0);
+	}
+	if (hit_conn)
+		exp_drop_locked(lo, hi);
+	if (hit) {
+		exp_gen++;
+		shim_log(CFG_LOG_INFO, "the server closed the exporter's fds; reopening them");
+	}
+	pthread_mutex_unlock(&exp_lock);
+	if (hit)
+		exp_wake();
+}
+
+void exp_give_up(void)
+{
+	pthread_mutex_lock(&exp_lock);
+	exp_drop_locked(1, 0);
+	pthread_mutex_unlock(&exp_lock);
+}
+
+void exp_atfork_prepare(void)
+{
+	pthread_mutex_lock(&exp_lock);
+}
+
+void exp_atfork_parent(void)
+{
+	pthread_mutex_unlock(&exp_lock);
+}
+
+void exp_atfork_child(void)
+{
+	/* No thread serves here: close the parent's listening and scrape
+	 * sockets, or scrapes would queue on a socket nobody accepts from. */
+	exp_drop_locked(1, 0);
+	memset(exp_gzc, 0, sizeof exp_gzc);
+	memset(&exp_text, 0, sizeof exp_text);
+	pthread_mutex_init(&exp_lock, NULL);
+}
+
+/* ---- libmicrohttpd ---- */
+
+static int exp_load(void)
+{
+	if (exp_lib)
+		return 0;
+	void *h = dlopen(EXP_LIB, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		shim_log(CFG_LOG_ERROR, "cannot serve /metrics: %s", dlerror());
+		return -1;
+	}
+#define EXP_SYM(field, name)                                                              \
+	do {                                                                               \
+		*(void **)(&mhd.field) = dlsym(h, name);                                   \
+		if (!mhd.field) {                                                          \
+			shim_log(CFG_LOG_ERROR, "cannot serve /metrics: %s lacks %s", EXP_LIB, name); \
+			return -1;                                                         \
+		}                                                                          \
+	} while (0)
+	EXP_SYM(start_daemon, "MHD_start_daemon");
+	EXP_SYM(add_connection, "MHD_add_connection");
+	EXP_SYM(get_fdset2, "MHD_get_fdset2");
+	EXP_SYM(get_timeout, "MHD_get_timeout");
+	EXP_SYM(run_from_select, "MHD_run_from_select");
+	EXP_SYM(get_connection_info, "MHD_get_connection_info");
+	EXP_SYM(lookup_connection_value, "MHD_lookup_connection_value");
+	EXP_SYM(create_response_from_buffer, "MHD_create_response_from_buffer");
+	EXP_SYM(add_response_header, "MHD_add_response_header");
+	EXP_SYM(queue_response, "MHD_queue_response");
+	EXP_SYM(destroy_response, "MHD_destroy_response");
+#undef EXP_SYM
+	exp_lib = h;
+	return 0;
+}
+
+static void exp_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char msg[256];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	shim_log(CFG_LOG_DEBUG, "libmicrohttpd: %s", msg);
+}
+
+static void exp_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
+		       enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)socket_ctx;
+	if (toe != MHD_CONNECTION_NOTIFY_CLOSED)
+		return;
+	const union MHD_ConnectionInfo *ci =
+		mhd.get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		exp_bit_set(ci->connect_fd, 0);
+}
+
+static enum MHD_Result exp_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+				 const char *enc, const void *body, size_t len, int allow)
+{
+	struct MHD_Response *r =
+		mhd.create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (enc)
+		mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, enc);
+	if (allow)
+		mhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	if (status == MHD_HTTP_OK)
+		mhd.add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	enum MHD_Result ret = mhd.queue_response(c, status, r);
+	mhd.destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result exp_plain(struct MHD_Connection *c, unsigned status, const char *msg,
+				 int allow)
+{
+	return exp_reply(c, status, "text/plain; charset=utf-8", NULL, msg, strlen(msg), allow);
+}
+
+/* Render the exposition for fmt, gzipped when gz. Returns the body (valid
+ * until the next render) or NULL when out of memory. */
+static const char *exp_render(enum expo_format fmt, int gz, size_t *len)
+{
+	struct exp_gz_cache *gc = &exp_gzc[fmt == EXPO_OPENMETRICS];
+	uint64_t now = exp_now_ns();
+	if (gz && gc->valid && now - gc->at_ns < EXP_GZIP_REUSE_NS) {
+		*len = gc->gz.len;
+		return gc->gz.data;
+	}
+	fam_refresh_members();
+	struct reg_snapshot snap;
+	if (reg_snapshot_take(shim.reg, &snap) < 0)
+		return NULL;
+	struct expo_opts o = {
+		.format = fmt,
+		.naming = shim.cfg.naming,
+		.n_labels = shim.cfg.n_labels,
+		.labels = shim.cfg.labels,
+		.service_name = shim.prog,
+		.version = PROMSHIM_VERSION,
+	};
+	int r = expo_render(&snap, &o, &exp_text);
+	reg_snapshot_free(&snap);
+	if (r < 0)
+		return NULL;
+	if (!gz) {
+		*len = exp_text.len;
+		return exp_text.data;
+	}
+	gc->valid = 0;
+	if (expo_gzip(exp_text.data, exp_text.len, &gc->gz) < 0)
+		return NULL;
+	gc->valid = 1;
+	gc->at_ns = now;
+	*len = gc->gz.len;
+	return gc->gz.data;
+}
+
+/* A clean place for PROMSHIM_AUTH_FILE: returns nonzero when the request
+ * may proceed (always, until authentication lands). */
+static int exp_authorized(struct MHD_Connection *c)
+{
+	(void)c;
+	return 1;
+}
+
+static enum MHD_Result exp_handle(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **req_ctx)
+{
+	(void)cls;
+	(void)version;
+	(void)upload;
+	(void)upload_size;
+	(void)req_ctx;
+	if (strcmp(url, "/metrics") != 0)
+		return exp_plain(c, MHD_HTTP_NOT_FOUND, "Not Found\n", 0);
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return exp_plain(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed\n", 1);
+	if (!exp_authorized(c))
+		return exp_plain(c, MHD_HTTP_UNAUTHORIZED, "Unauthorized\n", 0);
+	reg_add(shim.reg, REG_C_SCRAPES, 1);
+	const char *accept = mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	const char *ae =
+		mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	enum expo_format fmt = expo_negotiate(accept);
+	int gz = expo_accepts_gzip(ae);
+	size_t len = 0;
+	const char *body = exp_render(fmt, gz, &len);
+	if (!body)
+		return exp_plain(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", 0);
+	return exp_reply(c, MHD_HTTP_OK, expo_content_type(fmt), gz ? "gzip" : NULL, body, len, 0);
+}
+
+/* ---- the serving loop ---- */
+
+static void exp_addr_str(char *out, size_t cap)
+{
+	const struct sockaddr_storage *ss = &shim.cfg.listen;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+		port = ntohs(a->sin6_port);
+		snprintf(out, cap, "[%s]:%u", ip, port);
+		return;
+	}
+	const struct sockaddr_in *a = (const void *)ss;
+	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+	port = ntohs(a->sin_port);
+	snprintf(out, cap, "%s:%u", ip, port);
+}
+
+/* Open the listening socket. Returns 0 or -errno. Under exp_lock. */
+static int exp_open_listener_locked(void)
+{
+	if (fam_host_took())
+		return -EADDRINUSE;
+	int fd = socket(shim.cfg.listen.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	fd = exp_move_high(fd);
+	if (fd < 0)
+		return -errno;
+	if (shim_real.bind(fd, (const struct sockaddr *)&shim.cfg.listen, shim.cfg.listen_len) < 0 ||
+	    shim_real.listen(fd, 64) < 0) {
+		int e = errno;
+		exp_close_owned(fd);
+		return -e;
+	}
+	exp_listen_fd = fd;
+	return 0;
+}
+
+static int exp_open_wake_locked(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	fd = exp_move_high(fd);
+	if (fd < 0)
+		return -errno;
+	__atomic_store_n(&exp_wake_fd, fd, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int exp_start_daemon_locked(void)
+{
+	exp_d = mhd.start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+				 exp_handle, NULL,
+				 MHD_OPTION_EXTERNAL_LOGGER, exp_mhd_log, NULL,
+				 MHD_OPTION_CONNECTION_LIMIT, (unsigned)EXP_CONN_LIMIT,
+				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)EXP_CONN_TIMEOUT_S,
+				 MHD_OPTION_NOTIFY_CONNECTION, exp_notify, NULL,
+				 MHD_OPTION_END);
+	return exp_d ? 0 : -1;
+}
+
+/* Accept every pending scrape, move it high and give it to the daemon. */
+static void exp_accept_locked(void)
+{
+	for (;;) {
+		/* the listening and wake-up fds are owned too */
+		if (exp_owned_count() >= EXP_CONN_LIMIT + 2)
+			return;
+		struct sockaddr_storage sa;
+		socklen_t salen = sizeof sa;
+		int c = shim_real.accept4(exp_listen_fd, (struct sockaddr *)&sa, &salen,
+					  SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c < 0)
+			return;
+		c = exp_move_high(c);
+		if (c < 0)
+			continue;
+		/* On failure the daemon closes the socket itself. */
+		if (mhd.add_connection(exp_d, c, (struct sockaddr *)&sa, salen) != MHD_YES)
+			exp_bit_set(c, 0);
+	}
+}
+
+/* One pass: wait up to a tick for scrapes, then serve them. */
+static void exp_pass(void)
+{
+	fd_set rs, ws, es;
+	FD_ZERO(&rs);
+	FD_ZERO(&ws);
+	FD_ZERO(&es);
+	int maxfd = -1;
+	unsigned ms = EXP_TICK_MS;
+
+	pthread_mutex_lock(&exp_lock);
+	unsigned gen = exp_gen;
+	int lfd = exp_listen_fd, wfd = exp_wake_fd;
+	struct MHD_Daemon *d = exp_d;
+	if (lfd >= 0) {
+		FD_SET(lfd, &rs);
+		maxfd = lfd;
+	}
+	if (wfd >= 0) {
+		FD_SET(wfd, &rs);
+		if (wfd > maxfd)
+			maxfd = wfd;
+	}
+	if (d) {
+		MHD_socket m = -1;
+		MHD_UNSIGNED_LONG_LONG to;
+		if (mhd.get_fdset2(d, &rs, &ws, &es, &m, FD_SETSIZE) == MHD_YES && m > maxfd)
+			maxfd = m;
+		if (mhd.get_timeout(d, &to) == MHD_YES && to < ms)
+			ms = (unsigned)to;
+	}
+	pthread_mutex_unlock(&exp_lock);
+
+	struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
+	int n = select(maxfd + 1, &rs, &ws, &es, &tv);
+	if (n < 0) {
+		/* EBADF: the host closed one of our fds under us; the sets mean
+		 * nothing now, and the next pass rebuilds. */
+		FD_ZERO(&rs);
+		FD_ZERO(&ws);
+		FD_ZERO(&es);
+	}
+
+	pthread_mutex_lock(&exp_lock);
+	if (gen == exp_gen) {
+		if (wfd >= 0 && FD_ISSET(wfd, &rs)) {
+			uint64_t v;
+			while (shim_real.read(wfd, &v, sizeof v) > 0)
+				;
+		}
+		if (lfd >= 0 && d && FD_ISSET(lfd, &rs))
+			exp_accept_locked();
+		if (d)
+			mhd.run_from_select(d, &rs, &ws, &es);
+	}
+	pthread_mutex_unlock(&exp_lock);
+}
+
+void exp_serve(void)
+{
+	exp_self = 1;
+	if (exp_load() < 0)
+		return;
+	char where[80];
+	exp_addr_str(where, sizeof where);
+	int last_err = 0, serving = 0;
+	for (;;) {
+		if (fam_host_took()) {
+			exp_give_up();
+			return;
+		}
+		pthread_mutex_lock(&exp_lock);
+		int err = 0;
+		if (!exp_d && exp_start_daemon_locked() < 0)
+			err = -ENOMEM;
+		if (!err && exp_wake_fd < 0)
+			err = exp_open_wake_locked();
+		if (!err && exp_listen_fd < 0)
+			err = exp_open_listener_locked();
+		pthread_mutex_unlock(&exp_lock);
+		if (err) {
+			if (err != last_err) {
+				if (err == -EADDRINUSE)
+					shim_log(CFG_LOG_WARN,
+						 "PROMSHIM_LISTEN %s is in use by another process; "
+						 "will serve /metrics once it is free", where);
+				else
+					shim_log(CFG_LOG_ERROR, "cannot serve /metrics on %s: %s", where,
+						 strerror(-err));
+				last_err = err;
+			}
+			serving = 0;
+			exp_sleep_ms(EXP_RETRY_MS);
+			continue;
+		}
+		if (!serving) {
+			shim_log(CFG_LOG_INFO, "serving /metrics on %s", where);
+			serving = 1;
+			last_err = 0;
+		}
+		exp_pass();
+	}
+}

@@ -1,0 +1,344 @@
+/* shim/family.c — the process family (SPEC 6): which member serves
+ * /metrics, failover when it dies, fork handling, member figures.
+ *
+ * Election: a robust, process-shared mutex in a small shared area mapped by
+ * the constructor before any fork. The serving process holds it from its
+ * serving thread; every other member that may serve has one standby thread
+ * blocked on it. When the holder dies (SIGKILL included) the kernel hands
+ * EOWNERDEAD to one waiter, which makes the mutex consistent and serves: no
+ * polling, no traffic needed.
+ *
+ * Threads do not survive fork, so a child starts its standby thread later,
+ * never in the atfork child handler (a fork-per-connection server would pay
+ * a thread per connection, and fork+exec a thread per exec):
+ *  - when it listens itself (shim_family_listening);
+ *  - when it forks children of its own (the atfork parent handler: the
+ *    master after nginx `daemon on`, `apachectl start`);
+ *  - when it accepts connections (shim_family_check(1) from the accept
+ *    hooks: a prefork worker);
+ *  - when its parent is gone (shim_family_check(0) from other hooks: a
+ *    daemon that double-forked and never forks again, lighttpd).
+ * A process must have been able to listen (it listened, inherited a
+ * listening socket across exec, or descends from one that did) to qualify.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "exporter.h"
+#include "procstat.h"
+#include "real.h"
+#include "shim.h"
+
+#define FAM_STACK (256 * 1024)
+
+/* Shared by the family (MAP_SHARED, made before any fork). */
+struct fam_shared {
+	pthread_mutex_t serve;   /* robust, process-shared: held by the server */
+	int server_pid;          /* informational */
+	int host_took;           /* the host bound the metrics address */
+	/* Which process each registry member slot holds and when it started
+	 * (since boot), to tell a live member from a reused pid. */
+	struct {
+		int pid;
+		uint64_t boot_us;
+	} member[REG_MAX_MEMBERS];
+};
+
+static struct fam_shared *F;
+int shim_family_pending;        /* may serve, has no thread yet */
+static int fam_capable;         /* may serve: has been able to listen */
+static int fam_thread_started;  /* this process has its thread */
+static pid_t fam_parent;        /* the member this process was forked from */
+static struct reg_member_figures fam_figs[REG_MAX_MEMBERS]; /* last figures read */
+
+int fam_host_took(void)
+{
+	return F && __atomic_load_n(&F->host_took, __ATOMIC_ACQUIRE);
+}
+
+static void fam_sleep_forever(void)
+{
+	for (;;)
+		sleep(3600);
+}
+
+static void *fam_main(void *arg)
+{
+	(void)arg;
+	int r = pthread_mutex_lock(&F->serve);
+	if (r == EOWNERDEAD) {
+		pthread_mutex_consistent(&F->serve);
+		shim_log(CFG_LOG_INFO, "the serving process (pid %d) is gone; serving here",
+			 __atomic_load_n(&F->server_pid, __ATOMIC_RELAXED));
+	} else if (r != 0) {
+		shim_log(CFG_LOG_ERROR, "family mutex: %s", strerror(r));
+		return NULL;
+	}
+	__atomic_store_n(&F->server_pid, (int)getpid(), __ATOMIC_RELEASE);
+	exp_serve();
+	__atomic_store_n(&F->server_pid, -(int)getpid(), __ATOMIC_RELEASE);
+	/* Serving is over for good (the host took the address, or no
+	 * libmicrohttpd): keep the mutex, so no other member tries again. */
+	fam_sleep_forever();
+	return NULL;
+}
+
+/* Start this process's serving-or-standby thread, once. Its signals are
+ * all blocked (pthread_sigmask keeps glibc's internal ones deliverable). */
+static void fam_start_thread(void)
+{
+	if (!F || !shim.enabled || __atomic_exchange_n(&fam_thread_started, 1, __ATOMIC_ACQ_REL))
+		return;
+	__atomic_store_n(&shim_family_pending, 0, __ATOMIC_RELEASE);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&at, FAM_STACK);
+	pthread_t t;
+	int r = pthread_create(&t, &at, fam_main, NULL);
+	pthread_attr_destroy(&at);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		shim_log(CFG_LOG_ERROR, "cannot start the exporter thread: %s", strerror(r));
+		__atomic_store_n(&fam_thread_started, 0, __ATOMIC_RELEASE);
+		return;
+	}
+	pthread_setname_np(t, "promshim");
+}
+
+static void fam_set_capable(void)
+{
+	fam_capable = 1;
+	if (!fam_thread_started)
+		__atomic_store_n(&shim_family_pending, 1, __ATOMIC_RELEASE);
+}
+
+void shim_family_listening(void)
+{
+	if (!F || !shim.enabled || shim.cfg.listen_off || fam_thread_started)
+		return;
+	fam_set_capable();
+	fam_start_thread();
+}
+
+void shim_family_check_slow(int accepting)
+{
+	if (!__atomic_load_n(&shim_family_pending, __ATOMIC_ACQUIRE))
+		return;
+	if (accepting || getppid() != fam_parent)
+		fam_start_thread();
+}
+
+/* ---- host calls ---- */
+
+static int fam_is_any(const struct sockaddr *a)
+{
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &in6addr_any,
+		       sizeof in6addr_any);
+}
+
+static int fam_port(const struct sockaddr *a)
+{
+	return a->sa_family == AF_INET ? ((const struct sockaddr_in *)a)->sin_port
+				       : ((const struct sockaddr_in6 *)a)->sin6_port;
+}
+
+/* Same port, and the addresses overlap (equal, or one is a wildcard). */
+static int fam_same_endpoint(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b)
+{
+	if (!a || (a->sa_family != AF_INET && a->sa_family != AF_INET6))
+		return 0;
+	if ((a->sa_family == AF_INET && alen < sizeof(struct sockaddr_in)) ||
+	    (a->sa_family == AF_INET6 && alen < sizeof(struct sockaddr_in6)))
+		return 0;
+	if (fam_port(a) != fam_port(b) || fam_port(a) == 0)
+		return 0;
+	if (fam_is_any(a) || fam_is_any(b))
+		return 1;
+	if (a->sa_family != b->sa_family)
+		return 0;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+}
+
+void shim_family_host_binds(const struct sockaddr *addr, socklen_t len)
+{
+	if (!F || !shim.enabled || shim.cfg.listen_off ||
+	    !fam_same_endpoint(addr, len, (const struct sockaddr *)&shim.cfg.listen))
+		return;
+	if (!__atomic_exchange_n(&F->host_took, 1, __ATOMIC_ACQ_REL))
+		shim_log(CFG_LOG_WARN,
+			 "the server binds the PROMSHIM_LISTEN address itself; "
+			 "promshim stops serving /metrics there");
+	/* Free the port before the host's bind: here, or in the serving
+	 * member, which sees host_took within a tick. */
+	exp_give_up();
+	int server = __atomic_load_n(&F->server_pid, __ATOMIC_ACQUIRE);
+	if (server > 0 && server != getpid())
+		for (int i = 0; i < 100 && kill(server, 0) == 0; i++) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+			if (__atomic_load_n(&F->server_pid, __ATOMIC_ACQUIRE) == -server)
+				break;
+		}
+}
+
+int shim_family_owns_fd(int fd)
+{
+	return exp_owns_fd(fd);
+}
+
+void shim_family_fds_closing(unsigned lo, unsigned hi)
+{
+	exp_fds_closing(lo, hi);
+}
+
+/* ---- members ---- */
+
+static void fam_member_record(int slot, pid_t pid, uint64_t boot_us)
+{
+	if (!F || slot < 0 || slot >= REG_MAX_MEMBERS)
+		return;
+	F->member[slot].boot_us = boot_us;
+	__atomic_store_n(&F->member[slot].pid, (int)pid, __ATOMIC_RELEASE);
+}
+
+void fam_refresh_members(void)
+{
+	for (int slot = 0; slot < REG_MAX_MEMBERS; slot++) {
+		int pid = reg_member_pid(shim.reg, slot);
+		if (pid <= 0)
+			continue;
+		int alive;
+		if (__atomic_load_n(&F->member[slot].pid, __ATOMIC_ACQUIRE) == pid)
+			alive = procstat_alive(pid, F->member[slot].boot_us);
+		else /* still joining: its start time is not written yet */
+			alive = kill(pid, 0) == 0 || errno != ESRCH;
+		struct reg_member_figures *f = &fam_figs[slot];
+		if (alive && procstat_read(pid, f) == 0) {
+			reg_member_set_figures(shim.reg, slot, f);
+			continue;
+		}
+		if (alive)
+			continue;
+		reg_member_leave(shim.reg, slot, f->cpu_us);
+		memset(f, 0, sizeof *f);
+	}
+}
+
+/* ---- fork ---- */
+
+static void fam_atfork_prepare(void)
+{
+	exp_atfork_prepare();
+}
+
+static void fam_atfork_parent(void)
+{
+	exp_atfork_parent();
+	/* A member that forks children of its own is a master: the best
+	 * standby there is. Normal context here, unlike the child handler. */
+	if (fam_capable && !fam_thread_started)
+		fam_start_thread();
+}
+
+static void fam_atfork_child(void)
+{
+	fam_parent = shim.pid;
+	shim.pid = getpid();
+	exp_atfork_child();
+	fam_thread_started = 0;
+	shim_family_pending = fam_capable;
+	if (shim.enabled) {
+		uint64_t boot = procstat_boot_now_us();
+		shim.member_slot = reg_member_join(shim.reg, (int)shim.pid,
+						   procstat_boot_to_epoch_us(boot));
+		fam_member_record(shim.member_slot, shim.pid, boot);
+	}
+}
+
+/* ---- start-up ---- */
+
+/* A listening TCP socket inherited across exec (nginx's binary upgrade,
+ * socket activation) makes this process able to serve from the start. */
+static int fam_inherited_listener(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 0;
+	int self = dirfd(d), found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end || fd == self)
+			continue;
+		int v = 0;
+		socklen_t l = sizeof v;
+		if (getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &l) < 0 || !v)
+			continue;
+		l = sizeof v;
+		if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &v, &l) < 0 || v != SOCK_STREAM)
+			continue;
+		l = sizeof v;
+		if (getsockopt((int)fd, SOL_SOCKET, SO_DOMAIN, &v, &l) < 0)
+			continue;
+		found = v == AF_INET || v == AF_INET6;
+	}
+	closedir(d);
+	return found;
+}
+
+int shim_family_init(uint64_t start_boot_us)
+{
+	F = mmap(NULL, sizeof *F, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (F == MAP_FAILED) {
+		F = NULL;
+		return -1;
+	}
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	int r = pthread_mutex_init(&F->serve, &ma);
+	pthread_mutexattr_destroy(&ma);
+	if (r != 0) {
+		munmap(F, sizeof *F);
+		F = NULL;
+		return -1;
+	}
+	fam_member_record(shim.member_slot, shim.pid, start_boot_us);
+	pthread_atfork(fam_atfork_prepare, fam_atfork_parent, fam_atfork_child);
+	if (!shim.cfg.listen_off && fam_inherited_listener())
+		shim_family_listening();
+	return 0;
+}
+
+void shim_family_exit(void)
+{
+	if (!F || !shim.enabled)
+		return;
+	struct rusage ru;
+	if (shim.member_slot < 0 || getrusage(RUSAGE_SELF, &ru) != 0)
+		return;
+	uint64_t cpu = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+		       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+	reg_member_leave(shim.reg, shim.member_slot, cpu);
+}
