@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# tests/shim/test_exports.sh — libpromshim.so exports exactly the hooked
+# libc entry points, nothing of core/ or of the shim's own helpers.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+lib=build/libpromshim.so
+make -s $lib >&2
+want="_Exit _exit __read_chk __recv_chk __recvfrom_chk accept accept4 bind close close_range
+closefrom dup dup2 dup3 fcntl fcntl64 listen read readv recv recvfrom recvmmsg recvmsg send
+sendfile sendfile64 sendmmsg sendmsg sendto shutdown splice syscall write writev"
+got=$(nm -D --defined-only $lib | awk '{print $3}' | sed 's/@.*//' | sort)
+want=$(echo $want | tr ' ' '\n' | sort)
+if [ "$got" != "$want" ]; then
+	echo "exports differ (- wanted, + exported):"
+	diff <(echo "$want") <(echo "$got") || true
+	exit 1
+fi
+# Each export is a function defined here (T), not a data symbol or alias.
+bad=$(nm -D --defined-only $lib | awk '$2 != "T"' || true)
+[ -z "$bad" ] || { echo "non-function exports: $bad"; exit 1; }
+echo "ok: $(echo "$got" | wc -l) exports, all hooks"

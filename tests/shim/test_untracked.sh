@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# tests/shim/test_untracked.sh — only connections accepted on a listening
+# TCP socket (IPv4 or IPv6) are tracked: not UNIX sockets, not socketpairs,
+# not accept on a socket that is not listening, not the exporter's own
+# listener; PROMSHIM_PORTS narrows tracking to the listed local ports. The
+# family hears of every TCP listen() and of every bind().
+source "$(dirname "$0")/progs/common.sh"
+
+RUN_ENV=(PROMSHIM_TEST_FAMILY_FD=900)
+run nontcp
+expect_log "UNIX sockets, socketpairs, non-listening and exporter sockets" </dev/null
+listening=$(grep -c ' LISTENING$' "$LOG.pids" || true)
+[ "$listening" = 1 ] || { echo "FAIL: family told of $listening TCP listens, want 1 (UNIX listen is not one)"; exit 1; }
+echo "ok: only TCP listen() reaches the family"
+
+run ipv6
+expect_log "IPv6 listener" <<'X'
+I 1
+ACCEPTED
+CONNS +1
+R 1 2 v6
+E 1
+CONNS -1
+X
+
+# Two free ports; only the first is listed.
+read -r pa pb < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+RUN_ENV=(PROMSHIM_PORTS=$pa)
+run ports "$pa" "$pb"
+expect_log "PROMSHIM_PORTS=$pa" <<'X'
+I 1
+ACCEPTED
+CONNS +1
+R 1 4 on-a
+E 1
+CONNS -1
+X
+binds=$(awk '$2 == "BINDS" {print $3}' "$LOG.pids" | tr '\n' ' ')
+[ "$binds" = "$pa $pb " ] || { echo "FAIL: family heard binds '$binds', want '$pa $pb '"; exit 1; }
+echo "ok: bind() reaches the family with its address"
+
+RUN_ENV=(PROMSHIM_PORTS=$pb)
+run ports "$pa" "$pb"
+expect_log "PROMSHIM_PORTS=$pb" <<'X'
+I 1
+ACCEPTED
+CONNS +1
+R 1 4 on-b
+E 1
+CONNS -1
+X
