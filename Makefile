@@ -16,7 +16,7 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 HDRS     := $(wildcard core/*.h shim/*.h)
 
 .PHONY: all test demo bench fuzz install clean deps-%
-all: $(B)/libpromshim.so
+all: $(B)/libpromshim.so $(B)/promshim-check
 
 $(B)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -25,6 +25,10 @@ $(B)/%.o: %.c $(HDRS)
 $(B)/libpromshim.so: $(CORE_OBJ) $(SHIM_OBJ) shim/exports.map
 	$(CC) $(SAN) -shared -Wl,--version-script=shim/exports.map -Wl,-z,now -o $@ \
 		$(CORE_OBJ) $(SHIM_OBJ) $(LDLIBS)
+
+# `promshim --check` validates with the library's own parser.
+$(B)/promshim-check: tools/promshim-check.c $(B)/core/config.o $(B)/core/route.o $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/core/config.o $(B)/core/route.o
 
 $(B)/test_core: $(CORE_OBJ) $(TEST_SRC) $(HDRS)
 	$(CC) $(CFLAGS) -Itests -o $@ $(TEST_SRC) $(CORE_OBJ) -lcriterion -lhttp_parser $(LDLIBS)
@@ -54,6 +58,7 @@ fuzz: deps-test
 
 install: all
 	install -D -m 755 $(B)/libpromshim.so $(DESTDIR)$(PREFIX)/lib/promshim/libpromshim.so
+	install -D -m 755 $(B)/promshim-check $(DESTDIR)$(PREFIX)/lib/promshim/promshim-check
 	sed 's|^PROMSHIM_LIB_DEFAULT=.*|PROMSHIM_LIB_DEFAULT=$(PREFIX)/lib/promshim/libpromshim.so|' \
 		scripts/promshim >$(B)/promshim.installed
 	install -D -m 755 $(B)/promshim.installed $(DESTDIR)$(PREFIX)/bin/promshim
