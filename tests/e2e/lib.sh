@@ -71,6 +71,18 @@ try_for() {
 	done
 }
 
+# wait_listen SECONDS PORT PID WHAT: wait for a listener on PORT, failing
+# at once if PID (the process started) died without one.
+wait_listen() {
+	local secs=$1 port=$2 pid=$3 what=$4
+	local end=$(( $(date +%s%N) + secs * 1000000000 ))
+	while ! port_open "$port" 2>/dev/null; do
+		pid_alive "$pid" || [ "${SERVER_DAEMON:-0}" = 1 ] || fail "$what (pid $pid) exited before listening on $port"
+		[ "$(date +%s%N)" -lt $end ] || fail "timed out after ${secs}s waiting for $what on port $port"
+		sleep 0.1
+	done
+}
+
 port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1"; }
 port_closed() { ! port_open "$1"; }
 pid_alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
@@ -131,7 +143,8 @@ make_docroot() {
 }
 
 # The common flow of a server test. The script sets PORT and MPORT and
-# defines server_start MODE (MODE is bare or shim; the shim run must prefix
+# defines server_start MODE (sets SERVER_PID; SERVER_DAEMON=1 when that
+# process exits after forking) (MODE is bare or shim; the shim run must prefix
 # its command with "${SHIM_ENV[@]}"; each mode keeps its files under
 # $E2E_WORK/MODE) and server_stop. Optional: ACCESS_LOG (a path with MODE in
 # it, e.g. '$E2E_WORK/%s/access.log'), LOG_FORMAT, SLOW_PATH (a route that
@@ -153,7 +166,7 @@ e2e_flow() {
 				"PROMSHIM_LOG=${PROMSHIM_LOG:-warn}")
 		fi
 		server_start $mode
-		wait_for 15 "$mode server on port $PORT" port_open "$PORT"
+		wait_listen 15 "$PORT" "$SERVER_PID" "$mode server"
 		if [ $mode = shim ]; then
 			wait_for 10 "/metrics on port $MPORT" port_open "$MPORT"
 		fi

@@ -308,7 +308,7 @@ def run(port, slow, out, with_abort):
                     break
             if conn is not None:
                 # Let a server that closes (HTTP/1.0, errors) do so first.
-                if cname in ("http10", "malformed", "keepalive"):
+                if re.search(r"(?im)^connection:\s*close", head.decode("latin-1")) or cname == "http10":
                     conn.wait_close()
                 conn.close()
         except (OSError, EOFError, ValueError) as e:

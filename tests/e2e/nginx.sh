@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# tests/e2e/nginx.sh — nginx (a master and 2 workers) under the shim: exact
+# counts, byte-identical responses, the access log as second witness, a
+# proxied route that answers after a known 0.3 s (an un-instrumented Python
+# upstream) in the right bucket, and /metrics surviving the death of the
+# process that serves it. Variants through the environment (the
+# nginx-*.sh wrappers): NGINX_DAEMON=on|off, NGINX_SENDFILE=on|off.
+. "$(dirname "$0")/lib.sh"
+e2e_init
+need_prog /usr/sbin/nginx /usr/bin/python3
+
+DAEMON=${NGINX_DAEMON:-off}
+SENDFILE=${NGINX_SENDFILE:-on}
+log "daemon $DAEMON, sendfile $SENDFILE"
+PORT=$(free_port)
+MPORT=$(free_port)
+UPPORT=$(free_port)
+make_docroot "$E2E_WORK/root"
+ACCESS_LOG="$E2E_WORK/%s/access.log"
+LOG_FORMAT=common
+SLOW_PATH=/slow
+[ $DAEMON = on ] && SERVER_DAEMON=1
+
+# The delayed upstream runs without the shim: only nginx is measured.
+start_group "$E2E_WORK/upstream.log" /usr/bin/python3 "$E2E_DIR/pyserver.py" "$UPPORT" "$E2E_WORK/root" 0.3
+wait_listen 10 "$UPPORT" "$STARTED_PID" "python upstream"
+
+nginx_conf() {
+	local d=$1
+	mkdir -p "$d/tmp"
+	cat >"$d/nginx.conf" <<CONF
+worker_processes 2;
+daemon $DAEMON;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 256; }
+http {
+	include /etc/nginx/mime.types;
+	default_type application/octet-stream;
+	access_log $d/access.log combined;
+	client_body_temp_path $d/tmp/body;
+	proxy_temp_path $d/tmp/proxy;
+	fastcgi_temp_path $d/tmp/fastcgi;
+	uwsgi_temp_path $d/tmp/uwsgi;
+	scgi_temp_path $d/tmp/scgi;
+	sendfile $SENDFILE;
+	keepalive_timeout 30;
+	server {
+		listen 127.0.0.1:$PORT;
+		root $E2E_WORK/root;
+		location = /slow { proxy_pass http://127.0.0.1:$UPPORT; }
+	}
+}
+CONF
+}
+
+# Every pid of the instance: the master (from its pid file) and its workers.
+nginx_pids() {
+	local m
+	m=$(cat "$E2E_WORK/$MODE/nginx.pid" 2>/dev/null) || return 0
+	echo "$m"
+	ps -o pid= --ppid "$m" 2>/dev/null
+}
+
+server_start() {
+	MODE=$1
+	local pre=()
+	[ "$MODE" = shim ] && pre=("${SHIM_ENV[@]}")
+	nginx_conf "$E2E_WORK/$MODE"
+	start_group "$E2E_WORK/$MODE/stderr.log" "${pre[@]}" \
+		/usr/sbin/nginx -p "$E2E_WORK/$MODE" -e "$E2E_WORK/$MODE/error.log" -c "$E2E_WORK/$MODE/nginx.conf"
+	SERVER_PID=$STARTED_PID
+	if [ $DAEMON = off ]; then
+		wait_listen 10 "$PORT" "$SERVER_PID" "nginx ($MODE)"
+	else
+		wait_for 10 "nginx ($MODE) to start: no pid file" file_nonempty "$E2E_WORK/$MODE/nginx.pid"
+	fi
+	wait_for 10 "2 nginx workers" nginx_has_workers
+	local p
+	for p in $(nginx_pids); do track_pid "$p"; done
+}
+nginx_has_workers() { [ "$(nginx_pids | wc -l)" -ge 3 ]; }
+
+server_stop() {
+	local pids p
+	pids=$(nginx_pids)
+	[ -n "$pids" ] && kill -TERM "$(head -n 1 <<<"$pids")" 2>/dev/null
+	for p in $pids; do try_for 5 pid_gone "$p" || kill -KILL "$p" 2>/dev/null; done
+	stop_group "$SERVER_PID"
+}
+
+e2e_flow
+log "ok"
