@@ -20,7 +20,8 @@
  *
  * The open-connections gauge follows the same idea: the accepting or
  * adopting process counts it in its member slot (counted_pid) and only that
- * process takes it back.
+ * process takes it back. Once the process exits, its member slot goes away
+ * with its gauges: connections ended then only make family-wide records.
  *
  * Threads: the reading and the writing side of one connection may run at
  * once. They share only the tracker's split state, io_pid (CAS on
@@ -48,6 +49,21 @@ static int conn_exited;
 
 /* ---- the sink ---- */
 
+/* Once the process is exiting its member slot is (or is about to be)
+ * dropped with its gauges, maybe reused by another process: only
+ * family-wide records are made then. */
+static inline void conn_gauge_inflight(int64_t d)
+{
+	if (!__atomic_load_n(&conn_exited, __ATOMIC_RELAXED))
+		reg_member_inflight(shim.reg, shim.member_slot, d);
+}
+
+static inline void conn_gauge_conns(int64_t d)
+{
+	if (!__atomic_load_n(&conn_exited, __ATOMIC_RELAXED))
+		reg_member_conns(shim.reg, shim.member_slot, d);
+}
+
 static uint32_t sink_request(void *ctx, unsigned method, const char *path, size_t len, unsigned flags)
 {
 	(void)ctx;
@@ -67,7 +83,7 @@ static uint32_t sink_request(void *ctx, unsigned method, const char *path, size_
 		id = reg_route(shim.reg, label, (size_t)n);
 	}
 	(void)method;
-	reg_member_inflight(shim.reg, shim.member_slot, 1);
+	conn_gauge_inflight(1);
 	return id;
 }
 
@@ -82,7 +98,7 @@ static void sink_exchange(void *ctx, const struct trk_exchange *x)
 		uint64_t dur = x->t_end > x->t_start ? x->t_end - x->t_start : 0;
 		reg_observe(shim.reg, x->method, x->tag, x->status, dur, x->req_body, x->resp_body);
 	}
-	reg_member_inflight(shim.reg, shim.member_slot, -1);
+	conn_gauge_inflight(-1);
 }
 
 static void sink_error(void *ctx)
@@ -170,7 +186,7 @@ static void conn_adopt(struct shim_conn *c, pid_t seen)
 		return; /* the other side of the connection adopted it first */
 	if (__atomic_load_n(&c->counted_pid, __ATOMIC_RELAXED) != me) {
 		__atomic_store_n(&c->counted_pid, me, __ATOMIC_RELAXED);
-		reg_member_conns(shim.reg, shim.member_slot, 1);
+		conn_gauge_conns(1);
 	}
 }
 
@@ -187,7 +203,7 @@ static void conn_finish(struct shim_conn *c)
 	if (__atomic_load_n(&c->io_pid, __ATOMIC_RELAXED) == me && !conn_is_off(c))
 		trk_end(&c->trk, conn_now(), &conn_sink);
 	if (__atomic_load_n(&c->counted_pid, __ATOMIC_RELAXED) == me)
-		reg_member_conns(shim.reg, shim.member_slot, -1);
+		conn_gauge_conns(-1);
 	__atomic_store_n(&c->claimed, 0, __ATOMIC_RELEASE);
 }
 
@@ -255,7 +271,7 @@ void shim_conn_accepted(int lfd, int fd)
 	c->off = 0;
 	shim_fd_set(fd, SHIM_FD_CONN, idx);
 	reg_add(shim.reg, REG_C_CONN_ACCEPTED, 1);
-	reg_member_conns(shim.reg, shim.member_slot, 1);
+	conn_gauge_conns(1);
 }
 
 void shim_conn_drop_fd(int fd)

@@ -26,6 +26,26 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+/* The exporter must hear of a close of its own fds before it happens; the
+ * close itself is done as asked. */
+static inline void hk_family_closing(int fd)
+{
+	int e = errno;
+	if (UNLIKELY(shim_family_owns_fd(fd)))
+		shim_family_fds_closing((unsigned)fd, (unsigned)fd);
+	errno = e;
+}
+
+/* shim_family_check with errno kept: it runs before the real call. */
+static inline void hk_family_check(int accepting)
+{
+	if (UNLIKELY(__atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED))) {
+		int e = errno;
+		shim_family_check_slow(accepting);
+		errno = e;
+	}
+}
+
 static void hk_drop_range(unsigned first, unsigned last)
 {
 	unsigned h = shim_fd_hwm();
@@ -61,6 +81,7 @@ EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 
 EXPORT int accept(int lfd, struct sockaddr *addr, socklen_t *len)
 {
+	hk_family_check(1);
 	int fd = SHIM_REAL(accept)(lfd, addr, len);
 	if (fd >= 0 && shim_fd_cap) {
 		int e = errno;
@@ -72,6 +93,7 @@ EXPORT int accept(int lfd, struct sockaddr *addr, socklen_t *len)
 
 EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 {
+	hk_family_check(1);
 	int fd = SHIM_REAL(accept4)(lfd, addr, len, flags);
 	if (fd >= 0 && shim_fd_cap) {
 		int e = errno;
@@ -88,6 +110,8 @@ EXPORT int close(int fd)
 		shim_conn_drop_fd(fd);
 		errno = e;
 	}
+	hk_family_closing(fd);
+	hk_family_check(0);
 	return SHIM_REAL(close)(fd);
 }
 
@@ -96,6 +120,7 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last) {
 		int e = errno;
 		hk_drop_range(first, last);
+		shim_family_fds_closing(first, last);
 		errno = e;
 	}
 	return SHIM_REAL(close_range)(first, last, flags);
@@ -106,6 +131,7 @@ EXPORT void closefrom(int lowfd)
 	if (lowfd >= 0) {
 		int e = errno;
 		hk_drop_range((unsigned)lowfd, ~0u);
+		shim_family_fds_closing((unsigned)lowfd, ~0u);
 		errno = e;
 	}
 	SHIM_REAL(closefrom)(lowfd);
@@ -139,14 +165,25 @@ EXPORT int dup(int fd)
 	return hk_dup_done(fd, SHIM_REAL(dup)(fd));
 }
 
+/* dup2/dup3 onto an exporter fd closes it. */
+static inline void hk_dup_onto(int oldfd, int newfd)
+{
+	if (oldfd != newfd) {
+		hk_family_closing(newfd);
+		hk_family_check(0);
+	}
+}
+
 EXPORT int dup2(int oldfd, int newfd)
 {
+	hk_dup_onto(oldfd, newfd);
 	int r = SHIM_REAL(dup2)(oldfd, newfd);
 	return r >= 0 && oldfd != newfd ? hk_dup_done(oldfd, r) : r;
 }
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+	hk_dup_onto(oldfd, newfd);
 	return hk_dup_done(oldfd, SHIM_REAL(dup3)(oldfd, newfd, flags));
 }
 
@@ -192,8 +229,10 @@ EXPORT long syscall(long nr, ...)
 		if (nr == SYS_close) {
 			if (shim_fd_bits((int)a))
 				shim_conn_drop_fd((int)a);
+			hk_family_closing((int)a);
 		} else if (!((unsigned)c & CLOSE_RANGE_CLOEXEC) && (unsigned)a <= (unsigned)b) {
 			hk_drop_range((unsigned)a, (unsigned)b);
+			shim_family_fds_closing((unsigned)a, (unsigned)b);
 		}
 		errno = saved;
 	}

@@ -4,6 +4,7 @@
 # alias closes; dup2 over the only alias of a connection ends it. inetd
 # style: the socket moves to fds 0 and 1, is read on one and written on
 # the other, and the process exits (exit or _exit) without closing them.
+# At exit the member's gauges go away with its slot: no CONNS -1 then.
 source "$(dirname "$0")/progs/common.sh"
 
 run dupfd
@@ -38,6 +39,5 @@ CONNS +1
 R 1 28 GET /a HTTP/1.1\r\nHost: x\r\n\r\n
 W 1 40 HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok
 E 1
-CONNS -1
 X
 done

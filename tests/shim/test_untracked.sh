@@ -3,12 +3,15 @@
 # TCP socket (IPv4 or IPv6) are tracked: not UNIX sockets, not socketpairs,
 # not accept on a socket that is not listening, not the exporter's own
 # listener; PROMSHIM_PORTS narrows tracking to the listed local ports. The
-# family hears of every TCP listen() and of every bind().
+# family hears of every TCP listen() and of every bind(), and of a dup2
+# onto one of its fds (CLOSING) before it happens.
 source "$(dirname "$0")/progs/common.sh"
 
 RUN_ENV=(PROMSHIM_TEST_FAMILY_FD=900)
 run nontcp
-expect_log "UNIX sockets, socketpairs, non-listening and exporter sockets" </dev/null
+expect_log "UNIX sockets, socketpairs, non-listening and exporter sockets" <<'X'
+CLOSING 900 900
+X
 listening=$(grep -c ' LISTENING$' "$LOG.pids" || true)
 [ "$listening" = 1 ] || { echo "FAIL: family told of $listening TCP listens, want 1 (UNIX listen is not one)"; exit 1; }
 echo "ok: only TCP listen() reaches the family"

@@ -7,7 +7,8 @@
  *
  * Lines: "<pid> I <id>" trk_init, "<pid> R|RV|W|WV <id> <n> <bytes>",
  * "<pid> WO <id> <n>", "<pid> E <id>", "<pid> ACCEPTED", "<pid> CONNS <d>",
- * "<pid> LISTENING", "<pid> BINDS <port>", "<pid> LOG <text>".
+ * "<pid> LISTENING", "<pid> BINDS <port>", "<pid> LOG <text>",
+ * "<pid> CLOSING <lo> <hi>", "<pid> CHECK <accepting>".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -242,10 +243,22 @@ void shim_family_host_binds(const struct sockaddr *addr, socklen_t len)
 	rec_line("BINDS %u", port);
 }
 
+void shim_family_fds_closing(unsigned lo, unsigned hi)
+{
+	rec_line("CLOSING %u %u", lo, hi);
+}
+
+int shim_family_pending;
+
+void shim_family_check_slow(int accepting)
+{
+	rec_line("CHECK %d", accepting);
+}
+
 int shim_family_owns_fd(int fd)
 {
 	errno = EDOM;
-	return fd == rec_family_fd;
+	return fd >= 0 && fd == rec_family_fd;
 }
 
 void shim_log(int level, const char *fmt, ...)
@@ -265,6 +278,7 @@ __attribute__((constructor)) static void rec_init(void)
 	const char *ff = getenv("PROMSHIM_TEST_FAMILY_FD");
 	if (ff)
 		rec_family_fd = atoi(ff);
+	shim_family_pending = getenv("PROMSHIM_TEST_PENDING") != NULL;
 	const char *ports = getenv("PROMSHIM_PORTS");
 	while (ports && *ports && shim.cfg.n_ports < CFG_MAX_PORTS) {
 		char *end;
