@@ -1,0 +1,167 @@
+/* tests/shim/progs/fam_srv.c — a small forking HTTP server for the family
+ * and exporter tests: the master listens on 127.0.0.1:PORT, forks N
+ * workers that accept and answer, and respawns workers that die (as nginx
+ * and Apache masters do). Optionally daemonises with a double fork first.
+ *
+ *   fam_srv serve PORT NWORKERS [daemon] [pidfile FILE] [block-usr1]
+ *   fam_srv idle SECONDS          never listens: sleeps, then exits
+ *   fam_srv fullmask              prints the SigBlk a thread shows after
+ *                                 pthread_sigmask(SIG_SETMASK, all signals)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
+static void answer(int c)
+{
+	char buf[4096];
+	size_t have = 0;
+	while (have < sizeof buf - 1) {
+		ssize_t n = read(c, buf + have, sizeof buf - 1 - have);
+		if (n <= 0)
+			return;
+		have += (size_t)n;
+		buf[have] = '\0';
+		if (strstr(buf, "\r\n\r\n"))
+			break;
+	}
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+	if (write(c, resp, sizeof resp - 1) < 0)
+		return;
+}
+
+static void worker(int lfd)
+{
+	for (;;) {
+		int c = accept(lfd, NULL, NULL);
+		if (c < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(3);
+		}
+		answer(c);
+		close(c);
+	}
+}
+
+static pid_t spawn(int lfd)
+{
+	pid_t p = fork();
+	if (p < 0)
+		die("fork");
+	if (p == 0)
+		worker(lfd);
+	return p;
+}
+
+static void *mask_thread(void *arg)
+{
+	(void)arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	FILE *f = fopen("/proc/thread-self/status", "r");
+	char line[256];
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "SigBlk:", 7))
+			fputs(line + 7 + strspn(line + 7, " \t"), stdout);
+	if (f)
+		fclose(f);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "fullmask")) {
+		pthread_t t;
+		pthread_create(&t, NULL, mask_thread, NULL);
+		pthread_join(t, NULL);
+		return 0;
+	}
+	if (argc >= 3 && !strcmp(argv[1], "idle")) {
+		sleep((unsigned)atoi(argv[2]));
+		return 0;
+	}
+	if (argc < 4 || strcmp(argv[1], "serve") != 0) {
+		fprintf(stderr, "usage: fam_srv serve PORT NWORKERS [daemon] [pidfile F] [block-usr1]\n");
+		return 2;
+	}
+	int port = atoi(argv[2]), nworkers = atoi(argv[3]), daemonise = 0;
+	const char *pidfile = NULL;
+	for (int i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "daemon"))
+			daemonise = 1;
+		else if (!strcmp(argv[i], "pidfile") && i + 1 < argc)
+			pidfile = argv[++i];
+		else if (!strcmp(argv[i], "block-usr1")) {
+			sigset_t s;
+			sigemptyset(&s);
+			sigaddset(&s, SIGUSR1);
+			sigprocmask(SIG_BLOCK, &s, NULL);
+		}
+	}
+
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		die("socket");
+	int one = 1;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0)
+		die("bind");
+	if (listen(lfd, 128) < 0)
+		die("listen");
+
+	if (daemonise) {
+		/* nginx `daemon on`: the first parent exits at once, the session
+		 * leader forks the master and exits too. */
+		pid_t p = fork();
+		if (p < 0)
+			die("fork");
+		if (p > 0)
+			exit(0);
+		setsid();
+		p = fork();
+		if (p < 0)
+			die("fork");
+		if (p > 0)
+			exit(0);
+	}
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "w");
+		if (!f)
+			die("pidfile");
+		fprintf(f, "%d\n", (int)getpid());
+		fclose(f);
+	}
+	for (int i = 0; i < nworkers; i++)
+		spawn(lfd);
+	for (;;) {
+		pid_t p = wait(NULL);
+		if (p < 0) {
+			if (errno == EINTR)
+				continue;
+			if (nworkers == 0) {
+				pause();
+				continue;
+			}
+			die("wait");
+		}
+		spawn(lfd);
+	}
+}
