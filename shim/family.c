@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exporter.h"
@@ -39,6 +40,7 @@
 #include "shim.h"
 
 #define FAM_STACK (256 * 1024)
+#define FAM_WORKER_DELAY_MS 200
 
 /* Shared by the family (MAP_SHARED, made before any fork). */
 struct fam_shared {
@@ -71,9 +73,20 @@ static void fam_sleep_forever(void)
 		sleep(3600);
 }
 
+static void fam_sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 static void *fam_main(void *arg)
 {
-	(void)arg;
+	/* A worker queues behind a master that is already waiting: futex
+	 * waiters are woken first come, first served, and the master lives
+	 * longest. */
+	if (arg)
+		fam_sleep_ms(FAM_WORKER_DELAY_MS);
 	int r = pthread_mutex_lock(&F->serve);
 	if (r == EOWNERDEAD) {
 		pthread_mutex_consistent(&F->serve);
@@ -94,7 +107,7 @@ static void *fam_main(void *arg)
 
 /* Start this process's serving-or-standby thread, once. Its signals are
  * all blocked (pthread_sigmask keeps glibc's internal ones deliverable). */
-static void fam_start_thread(void)
+static void fam_start_thread(int worker)
 {
 	if (!F || !shim.enabled || __atomic_exchange_n(&fam_thread_started, 1, __ATOMIC_ACQ_REL))
 		return;
@@ -107,7 +120,7 @@ static void fam_start_thread(void)
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, FAM_STACK);
 	pthread_t t;
-	int r = pthread_create(&t, &at, fam_main, NULL);
+	int r = pthread_create(&t, &at, fam_main, worker ? (void *)1 : NULL);
 	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
@@ -130,7 +143,7 @@ void shim_family_listening(void)
 	if (!F || !shim.enabled || shim.cfg.listen_off || fam_thread_started)
 		return;
 	fam_set_capable();
-	fam_start_thread();
+	fam_start_thread(0);
 }
 
 void shim_family_check_slow(int accepting)
@@ -138,7 +151,7 @@ void shim_family_check_slow(int accepting)
 	if (!__atomic_load_n(&shim_family_pending, __ATOMIC_ACQUIRE))
 		return;
 	if (accepting || getppid() != fam_parent)
-		fam_start_thread();
+		fam_start_thread(1);
 }
 
 /* ---- host calls ---- */
@@ -256,7 +269,7 @@ static void fam_atfork_parent(void)
 	/* A member that forks children of its own is a master: the best
 	 * standby there is. Normal context here, unlike the child handler. */
 	if (fam_capable && !fam_thread_started)
-		fam_start_thread();
+		fam_start_thread(0);
 }
 
 static void fam_atfork_child(void)
