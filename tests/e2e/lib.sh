@@ -33,7 +33,7 @@ e2e_cleanup() {
 	for p in "${E2E_PIDS[@]}"; do stop_pid "$p"; done
 	if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "$E2E_WORK" ]; then
 		local f
-		for f in "$E2E_WORK"/*.log "$E2E_WORK"/logs/*; do
+		for f in "$E2E_WORK"/*.log "$E2E_WORK"/*/*.log; do
 			[ -s "$f" ] || continue
 			echo "--- tail of $(basename "$f")" >&2
 			tail -n 15 "$f" >&2
