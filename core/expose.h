@@ -12,6 +12,14 @@
  * Constant labels (PROMSHIM_LABELS) come first on every http_* family; under
  * otel naming those families also carry service_name (unless a constant
  * label of that name is set) and the request families url_scheme="http".
+ * Under otel naming http_requests_total is not rendered (the conventions
+ * have no request counter; http_server_request_duration_seconds_count is
+ * the same number) and http_requests_aborted_total keeps its name but takes
+ * the otel label names (http_request_method, http_route), so it joins with
+ * the histograms. A constant label whose name clashes with a label promshim
+ * sets on that family, or that is not a valid label name, is left out.
+ * OpenMetrics: counters are typed without _total, promshim_build_info is an
+ * info family, seconds and bytes families carry # UNIT, `# EOF` ends it.
  * A status code of 0 is the all-_OTHER overflow series: status_code="_OTHER".
  * Label values are escaped and invalid UTF-8 bytes become U+FFFD, whatever
  * the snapshot holds, so the output always parses.
