@@ -37,8 +37,8 @@ RUN_ENV=()
 run() {
 	: >"$LOG"
 	local rc=0
-	env "${RUN_ENV[@]}" PROMSHIM_TEST_LOG="$LOG.raw" LD_PRELOAD="$PWD/$T/librec.so" \
-		timeout 20 "$T/hk_prog" "$@" >"$OUT" || rc=$?
+	timeout 20 env "${RUN_ENV[@]}" PROMSHIM_TEST_LOG="$LOG.raw" LD_PRELOAD="$PWD/$T/librec.so" \
+		"$T/hk_prog" "$@" >"$OUT" || rc=$?
 	if [ -e "$LOG.raw" ]; then
 		cut -d' ' -f2- "$LOG.raw" | grep -v -e '^BINDS' -e '^LISTENING' >"$LOG" || true
 		mv "$LOG.raw" "$LOG.pids"
