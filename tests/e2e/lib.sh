@@ -83,7 +83,7 @@ wait_listen() {
 	done
 }
 
-port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1"; }
+port_open() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1" 2>/dev/null; }
 port_closed() { ! port_open "$1"; }
 pid_alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
 pid_gone() { ! pid_alive "$1"; }
@@ -193,3 +193,24 @@ e2e_flow() {
 	if declare -F after_check >/dev/null; then after_check; fi
 	server_stop
 }
+
+# Run directly (scripts/run-script-tests runs every tests/e2e/*.sh), this
+# file tests its own helpers: the deadlines expire, groups are stopped.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	e2e_init
+	p=$(free_port)
+	[[ $p =~ ^[0-9]+$ ]] && [ "$p" -gt 1023 ] || fail "free_port gave '$p'"
+	port_closed "$p" || fail "free port $p is open"
+	t0=$(date +%s%N)
+	(wait_for 1 "false" false) 2>/dev/null && fail "wait_for succeeded on false"
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	[ $ms -ge 1000 ] && [ $ms -lt 3000 ] || fail "wait_for 1 took ${ms} ms"
+	start_group "$E2E_WORK/l.log" /usr/bin/python3 -m http.server --bind 127.0.0.1 "$p"
+	g=$STARTED_PID
+	wait_listen 10 "$p" "$g" "http.server"
+	stop_group "$g"
+	pid_gone "$g" || fail "stop_group left $g running"
+	try_for 5 port_closed "$p" || fail "port $p still open after stop_group"
+	log "helpers ok"
+	exit 0
+fi

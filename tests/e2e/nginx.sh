@@ -89,5 +89,22 @@ server_stop() {
 	stop_group "$SERVER_PID"
 }
 
+# Kill whoever serves /metrics (the master or a worker, whichever the
+# family chose); the survivors must serve again within 2 s, lose nothing
+# and keep counting.
+after_check() {
+	local spid master role
+	spid=$(listener_pid "$MPORT")
+	[ -n "$spid" ] || fail "no process holds the metrics port $MPORT ($(ss -Hltnp "sport = :$MPORT"))"
+	master=$(cat "$E2E_WORK/shim/nginx.pid")
+	role=worker
+	[ "$spid" = "$master" ] && role=master
+	log "pid $spid ($role) serves /metrics; killing it"
+	"${TRAFFIC[@]}" failover "$MPORT" "$PORT" "$spid" || fail "failover after killing the $role"
+	local newpid
+	newpid=$(listener_pid "$MPORT")
+	log "pid $newpid serves /metrics now"
+}
+
 e2e_flow
 log "ok"

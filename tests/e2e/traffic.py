@@ -11,6 +11,7 @@ Standard library only.
   traffic.py check RUN.json METRICS_PORT [--access-log FILE --log-format F]
                    [--slow-route R] [--timeout S]
   traffic.py logcheck RUN.json ACCESS_LOG [--log-format F]
+  traffic.py failover METRICS_PORT PORT PID [--within S]
   traffic.py scrape METRICS_PORT [PATH]
 """
 
@@ -500,6 +501,65 @@ def check(args):
           % (len(counts), sum(counts.values()), sum(aborts.values())))
 
 
+def totals(port, timeout=0.5):
+    """Counts of http_requests_total and http_requests_aborted_total."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=timeout) as r:
+        m = parse_metrics(r.read().decode())
+    return (series(m, "http_requests_total", ("method", "route", "status_code")),
+            series(m, "http_requests_aborted_total", ("method", "route")))
+
+
+def dead(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def failover(args):
+    """Kill the process serving /metrics; another member must serve within
+    2 s with every count intact, and keep counting."""
+    before = totals(args.metrics_port, 5)
+    if not before[0]:
+        die("failover: nothing counted before the kill")
+    os.kill(args.pid, 9)
+    t0 = time.monotonic()
+    after, err = None, None
+    while time.monotonic() - t0 < args.within:
+        if dead(args.pid):
+            try:
+                after = totals(args.metrics_port)
+                break
+            except (OSError, ValueError) as e:
+                err = e
+        time.sleep(0.05)
+    took = time.monotonic() - t0
+    if after is None:
+        die("failover: /metrics not back %.1f s after killing pid %d (last error: %s)"
+            % (args.within, args.pid, err))
+    print("failover: /metrics back %.3f s after killing pid %d" % (took, args.pid))
+    if after != before:
+        die("failover: counts changed across the kill:\n  before %r\n  after  %r" % (before, after))
+    # The survivors still count, into the same registry.
+    c = Conn(args.port)
+    c.s.sendall(b"GET /users/17 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    status = c.response(False)[0]
+    c.close()
+    key = ("GET", "/users/{id}", str(status))
+    want = dict(before[0])
+    want[key] = want.get(key, 0) + 1
+    end = time.monotonic() + 5
+    while True:
+        now = totals(args.metrics_port, 5)
+        if now[0] == want or time.monotonic() > end:
+            break
+        time.sleep(0.1)
+    if now[0] != want:
+        die("failover: after one more request expected %r, scraped %r" % (want, now[0]))
+    print("failover: counts intact, the next request counted")
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -526,6 +586,11 @@ def main():
     g.add_argument("access_log")
     g.add_argument("--log-format", default="common", choices=sorted(LOG_FORMATS))
     g.add_argument("--timeout", type=float, default=5.0)
+    f = sub.add_parser("failover")
+    f.add_argument("metrics_port", type=int)
+    f.add_argument("port", type=int)
+    f.add_argument("pid", type=int)
+    f.add_argument("--within", type=float, default=2.0)
     s = sub.add_parser("scrape")
     s.add_argument("metrics_port", type=int)
     s.add_argument("path", nargs="?", default="/metrics")
@@ -540,6 +605,8 @@ def main():
         check(a)
     elif a.cmd == "logcheck":
         logcheck(json.load(open(a.results)), a.access_log, a.log_format, a.timeout)
+    elif a.cmd == "failover":
+        failover(a)
     elif a.cmd == "scrape":
         sys.stdout.write(scrape(a.metrics_port, a.path))
 
