@@ -12,6 +12,7 @@ Standard library only.
                    [--slow-route R] [--timeout S]
   traffic.py logcheck RUN.json ACCESS_LOG [--log-format F]
   traffic.py failover METRICS_PORT PORT PID [--within S]
+  traffic.py promquery RUN.json PROM_PORT [--query Q] [--timeout S]
   traffic.py scrape METRICS_PORT [PATH]
 """
 
@@ -560,6 +561,39 @@ def failover(args):
     print("failover: counts intact, the next request counted")
 
 
+def prom_query(args):
+    """Ask a Prometheus server, through its HTTP API, for a query until it
+    returns the total the traffic implies (or the deadline passes)."""
+    results = json.load(open(args.results))
+    counts, _, _ = expected(results)
+    want = sum(counts.values())
+    base = "http://127.0.0.1:%d" % args.prom_port
+    url = base + "/api/v1/query?query=" + urllib.request.quote(args.query)
+    end = time.monotonic() + args.timeout
+    last = None
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                doc = json.load(r)
+            res = doc["data"]["result"]
+            last = float(res[0]["value"][1]) if res else None
+            if last == want:
+                print("prometheus: %s = %d" % (args.query, want))
+                return
+        except (OSError, ValueError, KeyError) as e:
+            last = "error: %s" % e
+        time.sleep(0.5)
+    health = ""
+    try:
+        with urllib.request.urlopen(base + "/api/v1/targets", timeout=2) as r:
+            for t in json.load(r)["data"]["activeTargets"]:
+                health += " target %s: health %s, lastError %r" % (
+                    t["scrapeUrl"], t["health"], t["lastError"])
+    except (OSError, ValueError, KeyError) as e:
+        health = " targets unavailable: %s" % e
+    die("prometheus: %s expected %d, last answer %r;%s" % (args.query, want, last, health))
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -591,6 +625,11 @@ def main():
     f.add_argument("port", type=int)
     f.add_argument("pid", type=int)
     f.add_argument("--within", type=float, default=2.0)
+    q = sub.add_parser("promquery")
+    q.add_argument("results")
+    q.add_argument("prom_port", type=int)
+    q.add_argument("--query", default="sum(http_requests_total)")
+    q.add_argument("--timeout", type=float, default=30.0)
     s = sub.add_parser("scrape")
     s.add_argument("metrics_port", type=int)
     s.add_argument("path", nargs="?", default="/metrics")
@@ -607,6 +646,8 @@ def main():
         logcheck(json.load(open(a.results)), a.access_log, a.log_format, a.timeout)
     elif a.cmd == "failover":
         failover(a)
+    elif a.cmd == "promquery":
+        prom_query(a)
     elif a.cmd == "scrape":
         sys.stdout.write(scrape(a.metrics_port, a.path))
 
