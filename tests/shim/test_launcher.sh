@@ -6,7 +6,7 @@
 # preloads a stand-in library, so only the launcher itself is under test.
 # Exit 0 pass, 1 fail, 77 skip.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 repo=$PWD
 
 command -v gcc >/dev/null || { echo "skip: gcc missing"; exit 77; }
