@@ -41,7 +41,10 @@ struct cfg_auth {
 };
 
 /* Reads a whole file; returns 0 and a malloc'd NUL-terminated buffer, or -1
- * with a reason in err. mode receives st_mode (for permission checks). */
+ * with a reason in err. mode receives st_mode (for permission checks and
+ * "is not a regular file"). The reason is the bare cause, such as
+ * strerror(errno): cfg_load prints "VAR: cannot read PATH: <reason>", so
+ * the library and `promshim --check` word the same problem alike. */
 typedef int (*cfg_readfile_fn)(const char *path, char **text, size_t *len, unsigned *mode, char *err,
 			       size_t errlen);
 /* Returns the variable's value or NULL when unset. */
