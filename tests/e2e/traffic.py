@@ -412,9 +412,11 @@ def problems(results, m, slow_route):
     buckets = {}
     for labels, v in m.get("http_request_duration_seconds_bucket", {}).items():
         d = dict(labels)
-        buckets.setdefault((d.get("method"), d.get("route"), d.get("status_code")), {})[d.get("le")] = v
+        # le compared as a number: "0.5", ".5" and "5e-1" are one bound.
+        le = float(d.get("le", "nan").replace("+Inf", "inf"))
+        buckets.setdefault((d.get("method"), d.get("route"), d.get("status_code")), {})[le] = v
     for k, c in got.items():
-        inf = buckets.get(k, {}).get("+Inf")
+        inf = buckets.get(k, {}).get(float("inf"))
         if inf != c:
             errs.append("http_request_duration_seconds_bucket%s le=+Inf = %s but counter = %s" % (k, inf, c))
     ga = series(m, "http_requests_aborted_total", ("method", "route"))
@@ -423,13 +425,19 @@ def problems(results, m, slow_route):
             errs.append("http_requests_aborted_total%s: expected %d, scraped %s"
                         % (k, aborts.get(k, 0), ga.get(k, "nothing")))
     if slow_route:
+        sums = series(m, "http_request_duration_seconds_sum", ("method", "route", "status_code"))
         for k, c in counts.items():
             if k[1] != slow_route:
                 continue
+            # The server sleeps 0.3 s between reading the request and
+            # writing the response: no honest clock measures less.
+            sm = sums.get(k)
+            if sm is None or not 0.3 * c <= sm < 0.5 * c:
+                errs.append("slow route %s: _sum %s outside [%.1f, %.1f)" % (k, sm, 0.3 * c, 0.5 * c))
             b = buckets.get(k, {})
-            if b.get("0.25") != 0 or b.get("0.5") != c:
+            if b.get(0.25) != 0 or b.get(0.5) != c:
                 errs.append("slow route %s: expected le=0.25 -> 0 and le=0.5 -> %d, scraped %s / %s"
-                            % (k, c, b.get("0.25"), b.get("0.5")))
+                            % (k, c, b.get(0.25), b.get(0.5)))
     return errs
 
 
