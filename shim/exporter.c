@@ -73,6 +73,11 @@ static int exp_listen_fd = -1;
 static int exp_wake_fd = -1;
 static struct MHD_Daemon *exp_d;
 static unsigned exp_gen; /* bumped whenever an fd is forgotten */
+/* The serving thread sits in select(), which holds a reference to every
+ * file it waits on: a socket closed meanwhile stays bound until select()
+ * returns. exp_seq counts the returns, so exp_give_up can wait for one. */
+static int exp_in_select;
+static unsigned exp_seq;
 static uint64_t exp_bits[EXP_FD_BITS / 64];
 static int exp_lowest = EXP_FD_BITS; /* below it nothing is ours: one compare */
 static __thread int exp_self;        /* set in the serving thread */
@@ -242,8 +247,19 @@ void exp_fds_closing(unsigned lo, unsigned hi)
 void exp_give_up(void)
 {
 	pthread_mutex_lock(&exp_lock);
+	int waiting = exp_in_select && !exp_self;
+	unsigned seq = exp_seq;
+	if (waiting)
+		exp_wake();
 	exp_drop_locked(1, 0);
 	pthread_mutex_unlock(&exp_lock);
+	/* The port is free only once select() let go of the socket: the
+	 * wake-up makes that immediate. */
+	for (int i = 0; waiting && i < 1000; i++) {
+		if (__atomic_load_n(&exp_seq, __ATOMIC_ACQUIRE) != seq)
+			break;
+		exp_sleep_ms(1);
+	}
 }
 
 void exp_atfork_prepare(void)
@@ -545,6 +561,7 @@ static void exp_pass(void)
 		if (mhd.get_timeout(d, &to) == MHD_YES && to < ms)
 			ms = (unsigned)to;
 	}
+	exp_in_select = 1;
 	pthread_mutex_unlock(&exp_lock);
 
 	struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
@@ -558,6 +575,8 @@ static void exp_pass(void)
 	}
 
 	pthread_mutex_lock(&exp_lock);
+	exp_in_select = 0;
+	__atomic_store_n(&exp_seq, exp_seq + 1, __ATOMIC_RELEASE);
 	if (gen == exp_gen) {
 		if (wfd >= 0 && FD_ISSET(wfd, &rs)) {
 			uint64_t v;
@@ -575,7 +594,12 @@ static void exp_pass(void)
 void exp_serve(void)
 {
 	exp_self = 1;
-	if (exp_load() < 0)
+	/* Under the lock the fork handlers take: a fork in the middle of
+	 * dlopen would leave the child a half-loaded library. */
+	pthread_mutex_lock(&exp_lock);
+	int loaded = exp_load();
+	pthread_mutex_unlock(&exp_lock);
+	if (loaded < 0)
 		return;
 	char where[80];
 	exp_addr_str(where, sizeof where);

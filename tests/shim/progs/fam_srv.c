@@ -4,6 +4,8 @@
  * and Apache masters do). Optionally daemonises with a double fork first.
  *
  *   fam_srv serve PORT NWORKERS [daemon] [pidfile FILE] [block-usr1]
+ *           [also PORT2 DELAY_MS]  after DELAY_MS, also bind and serve PORT2
+ *                                  (prints "bound PORT2" or the bind error)
  *   fam_srv idle SECONDS          never listens: sleeps, then exits
  *   fam_srv fullmask              prints the SigBlk a thread shows after
  *                                 pthread_sigmask(SIG_SETMASK, all signals)
@@ -68,6 +70,25 @@ static pid_t spawn(int lfd)
 	return p;
 }
 
+/* Bind and listen on 127.0.0.1:port as servers do (SO_REUSEADDR). */
+static int open_listener(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 static void *mask_thread(void *arg)
 {
 	(void)arg;
@@ -102,12 +123,16 @@ int main(int argc, char **argv)
 	}
 	int port = atoi(argv[2]), nworkers = atoi(argv[3]), daemonise = 0;
 	const char *pidfile = NULL;
+	int also_port = 0, also_ms = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "daemon"))
 			daemonise = 1;
 		else if (!strcmp(argv[i], "pidfile") && i + 1 < argc)
 			pidfile = argv[++i];
-		else if (!strcmp(argv[i], "block-usr1")) {
+		else if (!strcmp(argv[i], "also") && i + 2 < argc) {
+			also_port = atoi(argv[++i]);
+			also_ms = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "block-usr1")) {
 			sigset_t s;
 			sigemptyset(&s);
 			sigaddset(&s, SIGUSR1);
@@ -115,17 +140,9 @@ int main(int argc, char **argv)
 		}
 	}
 
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int lfd = open_listener(port);
 	if (lfd < 0)
-		die("socket");
-	int one = 1;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(lfd, (struct sockaddr *)&a, sizeof a) < 0)
 		die("bind");
-	if (listen(lfd, 128) < 0)
-		die("listen");
 
 	if (daemonise) {
 		/* nginx `daemon on`: the first parent exits at once, the session
@@ -151,6 +168,17 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < nworkers; i++)
 		spawn(lfd);
+	if (also_port) {
+		usleep((useconds_t)also_ms * 1000);
+		int l2 = open_listener(also_port);
+		if (l2 < 0) {
+			printf("bind %d failed: %s\n", also_port, strerror(errno));
+		} else {
+			printf("bound %d\n", also_port);
+			spawn(l2);
+		}
+		fflush(stdout);
+	}
 	for (;;) {
 		pid_t p = wait(NULL);
 		if (p < 0) {
