@@ -22,9 +22,11 @@ const uint64_t reg_size_bounds[REG_SIZE_BUCKETS] = {100, 1000, 10000, 100000, 10
 
 /* One histogram series. Buckets hold per-bucket (not cumulative) counts:
  * n_buckets duration buckets, then the request-size and response-size
- * buckets; +Inf is count minus the finite ones. */
+ * buckets; +Inf is count minus the finite ones. Keys live apart in a
+ * compact array that is written once per slot: a probe that passes over a
+ * hot series reads a line nobody writes, instead of one that bounces
+ * between the cores recording into it. */
 struct reg_ser {
-	_Atomic uint64_t key;
 	_Atomic uint64_t count;
 	_Atomic uint64_t dur_sum_us;
 	_Atomic uint64_t req_sum;
@@ -63,11 +65,15 @@ struct reg {
 	uint64_t magic;
 	struct reg_config cfg;
 	uint64_t bound_ns[REG_MAX_BUCKETS];
+	/* first bucket that can hold a value of each bit length: the bucket
+	 * search starts there and takes a step or two, not a scan */
+	uint8_t dur_start[65];
+	uint8_t size_start[65];
 	unsigned nb;
 	unsigned ser_bits, ab_bits, rt_bits;
 	uint64_t rt_limit;
 	size_t ser_stride;
-	size_t off_ser, off_ovf_keys, off_ovf, off_ab, off_abovf_keys, off_abovf, off_rt, off_mem;
+	size_t off_ser_keys, off_ser, off_ovf_keys, off_ovf, off_ab, off_abovf_keys, off_abovf, off_rt, off_mem;
 	alignas(REG_LINE) _Atomic uint64_t ser_used;
 	alignas(REG_LINE) _Atomic uint64_t ab_used;
 	alignas(REG_LINE) _Atomic uint64_t rt_used;
@@ -94,7 +100,7 @@ struct reg_layout {
 	unsigned nb, ser_bits, ab_bits, rt_bits;
 	uint64_t rt_limit;
 	size_t ser_stride;
-	size_t off_ser, off_ovf_keys, off_ovf, off_ab, off_abovf_keys, off_abovf, off_rt, off_mem, total;
+	size_t off_ser_keys, off_ser, off_ovf_keys, off_ovf, off_ab, off_abovf_keys, off_abovf, off_rt, off_mem, total;
 };
 
 static int reg_cfg_ok(const struct reg_config *cfg, uint64_t *bound_ns)
@@ -123,6 +129,8 @@ static void reg_plan(const struct reg_config *cfg, struct reg_layout *l)
 	l->rt_limit = cfg->max_series + cfg->max_series / 8 + 64;
 	l->rt_bits = reg_bits_for(2 * l->rt_limit);
 	size_t o = reg_align(sizeof(struct reg));
+	l->off_ser_keys = o;
+	o += reg_align(sizeof(uint64_t) << l->ser_bits);
 	l->off_ser = o;
 	o += reg_align(l->ser_stride << l->ser_bits);
 	l->off_ovf_keys = o;
@@ -152,6 +160,17 @@ size_t reg_size(const struct reg_config *cfg)
 	return l.total;
 }
 
+static void reg_starts(uint8_t *start, const uint64_t *bound, unsigned n)
+{
+	for (unsigned bits = 0; bits <= 64; bits++) {
+		uint64_t lo = bits ? 1ull << (bits - 1) : 0;
+		unsigned i = 0;
+		while (i < n && bound[i] < lo)
+			i++;
+		start[bits] = (uint8_t)i;
+	}
+}
+
 struct reg *reg_init(void *mem, size_t size, const struct reg_config *cfg)
 {
 	struct reg_layout l;
@@ -165,11 +184,14 @@ struct reg *reg_init(void *mem, size_t size, const struct reg_config *cfg)
 	r->cfg = *cfg;
 	memcpy(r->bound_ns, ns, sizeof ns);
 	r->nb = l.nb;
+	reg_starts(r->dur_start, ns, l.nb);
+	reg_starts(r->size_start, reg_size_bounds, REG_SIZE_BUCKETS);
 	r->ser_bits = l.ser_bits;
 	r->ab_bits = l.ab_bits;
 	r->rt_bits = l.rt_bits;
 	r->rt_limit = l.rt_limit;
 	r->ser_stride = l.ser_stride;
+	r->off_ser_keys = l.off_ser_keys;
 	r->off_ser = l.off_ser;
 	r->off_ovf_keys = l.off_ovf_keys;
 	r->off_ovf = l.off_ovf;
@@ -259,28 +281,33 @@ static void reg_unreserve(_Atomic uint64_t *used)
 	atomic_fetch_sub_explicit(used, 1, memory_order_relaxed);
 }
 
-/* Find or claim key in an open-addressed table whose slots start with the
- * key word; returns the slot index or -1 when the cap is reached. */
-static long reg_table_find(const struct reg *r, uint64_t key, unsigned bits, _Atomic uint64_t *used,
-			   uint64_t cap, _Atomic uint64_t *(*key_at)(const struct reg *, size_t))
+/* Find or claim key in an open-addressed table of key words, stride words
+ * apart; returns the slot index or -1 when the cap is reached. */
+static inline __attribute__((always_inline)) long reg_table_find(_Atomic uint64_t *keys, size_t stride,
+								  uint64_t key, unsigned bits,
+								  _Atomic uint64_t *used, uint64_t cap)
 {
 	size_t mask = ((size_t)1 << bits) - 1;
 	size_t i = reg_hash_idx(key, bits);
 	int reserved = 0;
 	for (size_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
-		_Atomic uint64_t *kw = key_at(r, i);
+		_Atomic uint64_t *kw = keys + i * stride;
 		uint64_t k = atomic_load_explicit(kw, memory_order_relaxed);
+		if (__builtin_expect(k == key, 1)) {
+			if (reserved)
+				reg_unreserve(used);
+			return (long)i;
+		}
 		if (k == 0) {
 			if (!reserved && !(reserved = reg_reserve(used, cap)))
 				return -1;
 			if (atomic_compare_exchange_strong_explicit(kw, &k, key, memory_order_relaxed,
 								    memory_order_relaxed))
 				return (long)i;
-		}
-		if (k == key) {
-			if (reserved)
+			if (k == key) {
 				reg_unreserve(used);
-			return (long)i;
+				return (long)i;
+			}
 		}
 	}
 	if (reserved)
@@ -288,14 +315,14 @@ static long reg_table_find(const struct reg *r, uint64_t key, unsigned bits, _At
 	return -1;
 }
 
-static _Atomic uint64_t *reg_ser_key(const struct reg *r, size_t i)
+static inline _Atomic uint64_t *reg_ser_keys(const struct reg *r)
 {
-	return &reg_ser_at(r, r->off_ser, i)->key;
+	return (_Atomic uint64_t *)((char *)r + r->off_ser_keys);
 }
 
-static _Atomic uint64_t *reg_ab_key(const struct reg *r, size_t i)
+static inline _Atomic uint64_t *reg_ab_keys(const struct reg *r)
 {
-	return &reg_ab_at(r, r->off_ab, i)->key;
+	return &reg_ab_at(r, r->off_ab, 0)->key;
 }
 
 /* Index in an overflow area for (method, _OTHER, status): one of the
@@ -325,12 +352,26 @@ static inline void reg_add_relaxed(_Atomic uint64_t *p, uint64_t n)
 	atomic_fetch_add_explicit(p, n, memory_order_relaxed);
 }
 
-static inline unsigned reg_size_bucket(uint64_t v)
+static inline unsigned reg_bitlen(uint64_t v)
 {
-	unsigned i = 0;
-	while (i < REG_SIZE_BUCKETS && v > reg_size_bounds[i])
+	return v ? 64 - (unsigned)__builtin_clzll(v) : 0;
+}
+
+/* Index of the first bound >= v (n when none): le means <=. */
+static inline unsigned reg_bucket(const uint8_t *start, const uint64_t *bound, unsigned n, uint64_t v)
+{
+	unsigned i = start[reg_bitlen(v)];
+	while (i < n && v > bound[i])
 		i++;
 	return i;
+}
+
+/* Size bounds are decades, so the values of one bit length straddle at
+ * most one bound: one comparison after the table. */
+static inline unsigned reg_size_bucket(const struct reg *r, uint64_t v)
+{
+	unsigned i = r->size_start[reg_bitlen(v)];
+	return i + (i < REG_SIZE_BUCKETS && v > reg_size_bounds[i]);
 }
 
 static inline void reg_record(const struct reg *r, struct reg_ser *s, uint64_t dur_ns, uint64_t req,
@@ -340,15 +381,13 @@ static inline void reg_record(const struct reg *r, struct reg_ser *s, uint64_t d
 	/* count first, buckets after with release: a reader that sees a bucket
 	 * also sees the count it belongs to, even if the writer dies between */
 	reg_add_relaxed(&s->count, 1);
-	unsigned i = 0;
-	while (i < nb && dur_ns > r->bound_ns[i])
-		i++;
+	unsigned i = reg_bucket(r->dur_start, r->bound_ns, nb, dur_ns);
 	if (i < nb)
 		atomic_fetch_add_explicit(&s->b[i], 1, memory_order_release);
-	i = reg_size_bucket(req);
+	i = reg_size_bucket(r, req);
 	if (i < REG_SIZE_BUCKETS)
 		atomic_fetch_add_explicit(&s->b[nb + i], 1, memory_order_release);
-	i = reg_size_bucket(resp);
+	i = reg_size_bucket(r, resp);
 	if (i < REG_SIZE_BUCKETS)
 		atomic_fetch_add_explicit(&s->b[nb + REG_SIZE_BUCKETS + i], 1, memory_order_release);
 	reg_add_relaxed(&s->dur_sum_us, (dur_ns + 500) / 1000);
@@ -368,23 +407,46 @@ static inline unsigned reg_norm_status(unsigned s)
 	return s <= 999 ? s : 0;
 }
 
+/* Creating a series or recording past the cap: kept out of line so that
+ * the fast path below saves and restores fewer registers. */
+static __attribute__((noinline, cold)) void reg_observe_slow(struct reg *r, unsigned method, uint32_t route,
+							      unsigned status, uint64_t dur_ns, uint64_t req,
+							      uint64_t resp)
+{
+	struct reg_ser *s;
+	long i = -1;
+	if (route != REG_ROUTE_OTHER)
+		i = reg_table_find(reg_ser_keys(r), 1, reg_key(method, route, status), r->ser_bits, &r->ser_used,
+				   r->cfg.max_series);
+	if (i >= 0)
+		s = reg_ser_at(r, r->off_ser, (size_t)i);
+	else
+		s = reg_ser_at(r, r->off_ovf, reg_ovf_find(r, r->off_ovf_keys, method, status));
+	reg_record(r, s, dur_ns, req, resp);
+}
+
 void reg_observe(struct reg *r, unsigned method, uint32_t route, unsigned status, uint64_t dur_ns,
 		 uint64_t req_bytes, uint64_t resp_bytes)
 {
 	method = reg_norm_method(method);
 	status = reg_norm_status(status);
-	struct reg_ser *s;
-	long i = -1;
-	if (route != REG_ROUTE_OTHER)
-		i = reg_table_find(r, reg_key(method, route, status), r->ser_bits, &r->ser_used,
-				   r->cfg.max_series, reg_ser_key);
-	if (i >= 0) {
-		s = reg_ser_at(r, r->off_ser, (size_t)i);
-	} else {
-		size_t o = reg_ovf_find(r, r->off_ovf_keys, method, status);
-		s = reg_ser_at(r, r->off_ovf, o);
+	if (__builtin_expect(route != REG_ROUTE_OTHER, 1)) {
+		/* existing series: read-only probes over the key array */
+		uint64_t key = reg_key(method, route, status);
+		_Atomic uint64_t *keys = reg_ser_keys(r);
+		size_t mask = ((size_t)1 << r->ser_bits) - 1;
+		size_t i = reg_hash_idx(key, r->ser_bits);
+		for (size_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
+			uint64_t k = atomic_load_explicit(keys + i, memory_order_relaxed);
+			if (k == key) {
+				reg_record(r, reg_ser_at(r, r->off_ser, i), dur_ns, req_bytes, resp_bytes);
+				return;
+			}
+			if (k == 0)
+				break;
+		}
 	}
-	reg_record(r, s, dur_ns, req_bytes, resp_bytes);
+	reg_observe_slow(r, method, route, status, dur_ns, req_bytes, resp_bytes);
 }
 
 void reg_abort(struct reg *r, unsigned method, uint32_t route)
@@ -392,8 +454,8 @@ void reg_abort(struct reg *r, unsigned method, uint32_t route)
 	method = reg_norm_method(method);
 	long i = -1;
 	if (route != REG_ROUTE_OTHER)
-		i = reg_table_find(r, reg_key(method, route, 0), r->ab_bits, &r->ab_used, r->cfg.max_series,
-				   reg_ab_key);
+		i = reg_table_find(reg_ab_keys(r), sizeof(struct reg_ab) / sizeof(uint64_t), reg_key(method, route, 0),
+				   r->ab_bits, &r->ab_used, r->cfg.max_series);
 	struct reg_ab *a;
 	if (i >= 0)
 		a = reg_ab_at(r, r->off_ab, (size_t)i);
@@ -712,7 +774,7 @@ static void reg_snap_series_all(const struct reg *r, struct reg_snapshot *s, siz
 	size_t ser_cap = (size_t)1 << r->ser_bits;
 	for (size_t i = 0; i < ser_cap && n < cap - (REG_OVERFLOW_SERIES + 1); i++) {
 		const struct reg_ser *x = reg_ser_at(r, r->off_ser, i);
-		uint64_t k = atomic_load_explicit(&x->key, memory_order_acquire);
+		uint64_t k = atomic_load_explicit(reg_ser_keys(r) + i, memory_order_acquire);
 		if (!k)
 			continue;
 		s->series_regular++;

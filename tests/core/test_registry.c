@@ -545,3 +545,79 @@ Test(registry_member, spill_slot)
 	cr_assert_eq(s.in_flight, 1);
 	reg_snapshot_free(&s);
 }
+
+/* The bucket search starts from a per-bit-length table: compare it with a
+ * plain scan around every bound and every power of two. */
+static unsigned naive_bucket(const uint64_t *b, unsigned n, uint64_t v)
+{
+	unsigned i = 0;
+	while (i < n && v > b[i])
+		i++;
+	return i;
+}
+
+static void check_buckets(const struct reg_config *cfg)
+{
+	size_t size = reg_size(cfg);
+	cr_assert_gt(size, 0);
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(mem, MAP_FAILED);
+	struct reg *r = reg_init(mem, size, cfg);
+	cr_assert_not_null(r);
+	uint64_t bns[REG_MAX_BUCKETS];
+	for (unsigned i = 0; i < cfg->n_buckets; i++)
+		bns[i] = (uint64_t)(cfg->bucket_s[i] * 1e9 + 0.5);
+	uint64_t vals[2048];
+	size_t nv = 0;
+	for (unsigned k = 0; k < 64; k++) {
+		vals[nv++] = 1ull << k;
+		vals[nv++] = (1ull << k) - 1;
+		vals[nv++] = (1ull << k) + 1;
+	}
+	for (unsigned i = 0; i < cfg->n_buckets; i++) {
+		vals[nv++] = bns[i];
+		vals[nv++] = bns[i] + 1;
+		if (bns[i])
+			vals[nv++] = bns[i] - 1;
+	}
+	for (unsigned i = 0; i < REG_SIZE_BUCKETS; i++) {
+		vals[nv++] = reg_size_bounds[i];
+		vals[nv++] = reg_size_bounds[i] + 1;
+		vals[nv++] = reg_size_bounds[i] - 1;
+	}
+	vals[nv++] = UINT64_MAX;
+	uint32_t id = reg_route(r, "/b", 2);
+	for (size_t j = 0; j < nv; j++) {
+		/* one series per value: the status tells them apart */
+		reg_observe(r, TRK_M_GET, id, 100 + (unsigned)j % 900, vals[j], vals[j], vals[j]);
+		unsigned d = naive_bucket(bns, cfg->n_buckets, vals[j]);
+		unsigned s = naive_bucket(reg_size_bounds, REG_SIZE_BUCKETS, vals[j]);
+		struct reg_snapshot snap;
+		cr_assert_eq(reg_snapshot_take(r, &snap), 0);
+		const struct reg_snap_series *x = treg_find(&snap, TRK_M_GET, "/b", 100 + (unsigned)j % 900);
+		cr_assert_not_null(x);
+		cr_assert_eq(x->count, 1);
+		for (unsigned b = 0; b < cfg->n_buckets; b++)
+			cr_assert_eq(x->dur_cum[b], b >= d, "value %lu bound %u", (unsigned long)vals[j], b);
+		for (unsigned b = 0; b < REG_SIZE_BUCKETS; b++) {
+			cr_assert_eq(x->req_cum[b], b >= s, "value %lu size bound %u", (unsigned long)vals[j], b);
+			cr_assert_eq(x->resp_cum[b], b >= s);
+		}
+		reg_snapshot_free(&snap);
+	}
+	munmap(mem, size);
+}
+
+Test(registry, bucket_search_matches_scan)
+{
+	struct reg_config def = {.max_series = 1000, .n_buckets = 11,
+				 .bucket_s = {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}};
+	check_buckets(&def);
+	/* many bounds within one bit length, and a zero bound */
+	struct reg_config dense = {.max_series = 1000, .n_buckets = REG_MAX_BUCKETS};
+	for (unsigned i = 0; i < REG_MAX_BUCKETS; i++)
+		dense.bucket_s[i] = i < 20 ? i * 1e-9 : (i - 19) * 0.37;
+	check_buckets(&dense);
+	struct reg_config one = {.max_series = 1000, .n_buckets = 1, .bucket_s = {60}};
+	check_buckets(&one);
+}
