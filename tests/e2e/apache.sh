@@ -16,6 +16,8 @@ make_docroot "$E2E_WORK/root"
 ACCESS_LOG="$E2E_WORK/%s/access.log"
 LOG_FORMAT=common
 SLOW_PATH=/slow
+CRASH_LOG="$E2E_WORK/shim/error.log"
+CRASH_PATTERN="exit signal|Segmentation|Aborted"
 
 start_group "$E2E_WORK/upstream.log" /usr/bin/python3 "$E2E_DIR/pyserver.py" "$UPPORT" "$E2E_WORK/root" 0.3
 wait_listen 10 "$UPPORT" "$STARTED_PID" "python upstream"

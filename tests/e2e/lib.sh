@@ -148,8 +148,9 @@ make_docroot() {
 # its command with "${SHIM_ENV[@]}"; each mode keeps its files under
 # $E2E_WORK/MODE) and server_stop. Optional: ACCESS_LOG (a path with MODE in
 # it, e.g. '$E2E_WORK/%s/access.log'), LOG_FORMAT, SLOW_PATH (a route that
-# takes a known 0.3 s), and a function after_check run while the shimmed
-# server is still up.
+# takes a known 0.3 s), CRASH_LOG and CRASH_PATTERN (a log of the shim run
+# and what a process dying on a signal writes there), and a function
+# after_check run while the shimmed server is still up.
 #  1. bare server: the traffic mix, recording every response; its access log
 #     must agree with the statuses seen;
 #  2. shimmed server: the same traffic; responses byte-identical to the bare
@@ -189,6 +190,13 @@ e2e_flow() {
 	if command -v promtool >/dev/null; then
 		promtool check metrics <"$E2E_WORK/scrape.txt" >"$E2E_WORK/promtool.out" 2>&1 ||
 			{ cat "$E2E_WORK/promtool.out" >&2; fail "promtool check metrics rejects the scrape"; }
+	fi
+	# The host must have survived the shim: no process died on a signal.
+	if [ "${SERVER_DAEMON:-0}" != 1 ]; then
+		pid_alive "$SERVER_PID" || fail "the shimmed server (pid $SERVER_PID) died"
+	fi
+	if [ -n "${CRASH_LOG:-}" ] && grep -E "$CRASH_PATTERN" "$CRASH_LOG" >&2; then
+		fail "a shimmed server process died on a signal (see $CRASH_LOG above)"
 	fi
 	if declare -F after_check >/dev/null; then after_check; fi
 	server_stop

@@ -19,6 +19,8 @@ make_docroot "$E2E_WORK/root"
 ACCESS_LOG="$E2E_WORK/%s/access.log"
 LOG_FORMAT=common
 SLOW_PATH=/slow
+CRASH_LOG="$E2E_WORK/shim/error.log"
+CRASH_PATTERN="exited on signal"
 [ $DAEMON = on ] && SERVER_DAEMON=1
 
 # The delayed upstream runs without the shim: only nginx is measured.
