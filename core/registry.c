@@ -560,6 +560,16 @@ const char *reg_route_name(const struct reg *r, uint32_t route, size_t *len)
 
 /* ---- members ---- */
 
+/* The family's start time is the earliest any member reported; 0 means
+ * unknown and never wins. */
+static void reg_start_min(struct reg *r, uint64_t t)
+{
+	uint64_t cur = atomic_load_explicit(&r->start_min_us, memory_order_relaxed);
+	while (t && t < cur && !atomic_compare_exchange_weak_explicit(&r->start_min_us, &cur, t, memory_order_relaxed,
+								       memory_order_relaxed))
+		;
+}
+
 int reg_member_join(struct reg *r, int pid, uint64_t start_time_us)
 {
 	if (pid <= 0)
@@ -571,11 +581,7 @@ int reg_member_join(struct reg *r, int pid, uint64_t start_time_us)
 								       memory_order_relaxed))
 			continue;
 		atomic_store_explicit(&m->start_us, start_time_us, memory_order_relaxed);
-		uint64_t cur = atomic_load_explicit(&r->start_min_us, memory_order_relaxed);
-		while (start_time_us < cur &&
-		       !atomic_compare_exchange_weak_explicit(&r->start_min_us, &cur, start_time_us,
-							      memory_order_relaxed, memory_order_relaxed))
-			;
+		reg_start_min(r, start_time_us);
 		return i;
 	}
 	return -1;
@@ -605,8 +611,10 @@ void reg_member_set_figures(struct reg *r, int slot, const struct reg_member_fig
 	atomic_store_explicit(&m->vsz, f->vsz_bytes, memory_order_relaxed);
 	atomic_store_explicit(&m->fds, f->open_fds, memory_order_relaxed);
 	atomic_store_explicit(&m->max_fds, f->max_fds, memory_order_relaxed);
-	if (f->start_time_us)
+	if (f->start_time_us) {
 		atomic_store_explicit(&m->start_us, f->start_time_us, memory_order_relaxed);
+		reg_start_min(r, f->start_time_us);
+	}
 }
 
 int reg_member_pid(const struct reg *r, int slot)

@@ -40,6 +40,21 @@
  *   A slot left BUSY by a process killed mid-copy renders as "_OTHER"; the
  *   snapshot merges series whose labels render alike, so the output never
  *   holds a duplicate.
+ * - The route table admits max_series + max_series/8 + 64 labels (a label
+ *   may serve several series; the rest is room for labels whose series went
+ *   to the overflow area); then reg_route returns REG_ROUTE_OTHER. The
+ *   reserved labels ("_OTHER", "_INVALID", "*", "_CONNECT") always map to
+ *   their reserved ids.
+ * - Aborted requests have their own table of max_series (method, route)
+ *   entries and their own overflow area; the all-_OTHER aborted entry is
+ *   method TRK_M_OTHER, route REG_ROUTE_OTHER. snapshot.overflow counts both
+ *   kinds of observation recorded under _OTHER.
+ * - Memory: about 270 bytes a route slot and 8 + (32 + 8 * (n_buckets + 14),
+ *   rounded to 64) bytes a series slot, both tables sized to a power of two
+ *   at least twice their cap; 3.5 MB for the defaults, touched sparsely.
+ * - The family's start time is the earliest non-zero start time any member
+ *   reported (reg_member_join or reg_member_set_figures), kept after that
+ *   member is gone.
  * - The series cap is enforced with a shared reservation counter taken
  *   before a slot is claimed. A process killed between the two leaks one
  *   reservation (one series less for the family's life); two processes

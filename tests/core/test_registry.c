@@ -495,6 +495,16 @@ Test(registry_member, join_gauges_leave)
 	/* leaving with a final figure lower than the stored one keeps the
 	 * stored one; a slot reused by a new pid is not dropped by a stale
 	 * reaper */
+	/* an unknown start time (0) never becomes the family's */
+	int z = reg_member_join(r, 1003, 0);
+	cr_assert_geq(z, 0);
+	struct reg_member_figures fz = {.start_time_us = 3500000};
+	reg_member_set_figures(r, z, &fz);
+	s = take(r);
+	cr_assert_eq(s.start_time_us, 3500000);
+	cr_assert_eq(s.members, 2);
+	reg_snapshot_free(&s);
+	reg_member_leave(r, z, 0);
 	int c = reg_member_join(r, 1002, 6000000);
 	cr_assert_geq(c, 0);
 	cr_assert_eq(reg_member_drop(r, c, 999, 5), 0);
