@@ -6,6 +6,8 @@
  *   fam_srv serve PORT NWORKERS [daemon] [pidfile FILE] [block-usr1]
  *           [also PORT2 DELAY_MS]  after DELAY_MS, also bind and serve PORT2
  *                                  (prints "bound PORT2" or the bind error)
+ *           [closeall DELAY_MS]    after DELAY_MS, close every fd above the
+ *                                  listener (close_range), as daemons do
  *   fam_srv idle SECONDS          never listens: sleeps, then exits
  *   fam_srv fullmask              prints the SigBlk a thread shows after
  *                                 pthread_sigmask(SIG_SETMASK, all signals)
@@ -123,7 +125,7 @@ int main(int argc, char **argv)
 	}
 	int port = atoi(argv[2]), nworkers = atoi(argv[3]), daemonise = 0;
 	const char *pidfile = NULL;
-	int also_port = 0, also_ms = 0;
+	int also_port = 0, also_ms = 0, closeall_ms = -1;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "daemon"))
 			daemonise = 1;
@@ -132,6 +134,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "also") && i + 2 < argc) {
 			also_port = atoi(argv[++i]);
 			also_ms = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "closeall") && i + 1 < argc) {
+			closeall_ms = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "block-usr1")) {
 			sigset_t s;
 			sigemptyset(&s);
@@ -168,6 +172,12 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < nworkers; i++)
 		spawn(lfd);
+	if (closeall_ms >= 0) {
+		usleep((useconds_t)closeall_ms * 1000);
+		int r = close_range((unsigned)lfd + 1, ~0u, 0);
+		printf("closed all above %d: %d\n", lfd, r);
+		fflush(stdout);
+	}
 	if (also_port) {
 		usleep((useconds_t)also_ms * 1000);
 		int l2 = open_listener(also_port);
