@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -627,6 +628,35 @@ static int sc_fork(void)
 	return failures ? 1 : 0;
 }
 
+/* The server raises its fd limit after start (as nginx and Node do):
+ * accepts whose fd lies beyond the table are counted, logged once, and
+ * not tracked; those within it still are. */
+static int sc_beyond(void)
+{
+	struct rlimit rl;
+	MUST(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	unsigned lim = (unsigned)rl.rlim_max;
+	rl.rlim_cur = rl.rlim_max = lim * 4;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 77;
+	int l = lst(0);
+	int c0 = cli(port_of(l)), s0 = accept(l, NULL, NULL);
+	MUST(s0 >= 0 && (unsigned)s0 < lim);
+	ping(c0, s0, "in");
+	int filler = socket(AF_INET, SOCK_STREAM, 0);
+	for (int fd = 0; fd < (int)lim + 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			MUST(dup2(filler, fd) == fd);
+	for (int i = 0; i < 2; i++) {
+		int c = cli(port_of(l)), s = accept(l, NULL, NULL);
+		MUST(s >= (int)lim);
+		ping(c, s, "out");
+		close(s);
+	}
+	close(s0);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -669,6 +699,8 @@ int main(int argc, char **argv)
 		rc = sc_sendfile();
 	else if (!strcmp(sc, "shutdown"))
 		rc = sc_shutdown();
+	else if (!strcmp(sc, "beyond"))
+		rc = sc_beyond();
 	else if (!strcmp(sc, "fork"))
 		rc = sc_fork();
 	if (failures && rc == 0)
