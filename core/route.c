@@ -26,32 +26,84 @@
 
 static inline uint64_t rt_mix(uint64_t x)
 {
-	x ^= x >> 30;
+	x ^= x >> 32;
 	x *= RT_K2;
-	x ^= x >> 27;
-	x *= RT_K3;
-	x ^= x >> 31;
-	return x;
+	return x ^ (x >> 29);
 }
 
-/* Eight bytes a step: segments are short and this runs once per segment. */
+#define RT_ONES 0x0101010101010101ULL
+#define RT_HIGHS 0x8080808080808080ULL
+#define RT_SLASHES 0x2f2f2f2f2f2f2f2fULL
+
+static inline uint64_t rt_absorb(uint64_t h, uint64_t w)
+{
+	h = (h ^ (w * RT_K2)) * RT_K1;
+	return h ^ (h >> 29);
+}
+
+/* Find the end of the segment at s (the next '/' or end) and hash it on the
+ * way, a word at a time: full words, then the zero-padded rest and the
+ * length. The last short word is loaded so that it ends at `end` (the path
+ * starts at b0, so that load stays inside it). The lowest byte flagged by
+ * the zero-byte test is exact. */
+static inline const char *rt_scan(const char *b0, const char *s, const char *end, uint64_t seed,
+				  uint64_t *hp)
+{
+	const char *b = s;
+	uint64_t h = seed, w = 0;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (end - b0 >= 8) {
+		for (;;) {
+			size_t r = (size_t)(end - s);
+			uint64_t x, z;
+			if (r >= 8) {
+				memcpy(&w, s, 8);
+			} else if (r) {
+				memcpy(&w, end - 8, 8);
+				w >>= 8 * (8 - r);
+			} else {
+				w = 0;
+				break;
+			}
+			x = w ^ RT_SLASHES;
+			z = (x - RT_ONES) & ~x & RT_HIGHS;
+			if (z) {
+				unsigned k = (unsigned)__builtin_ctzll(z) >> 3;
+				w = k ? w & (~0ULL >> (64 - 8 * k)) : 0;
+				s += k;
+				break;
+			}
+			if (r < 8) {
+				s = end;
+				break;
+			}
+			h = rt_absorb(h, w);
+			s += 8;
+		}
+		goto done;
+	}
+#endif
+	for (unsigned k = 0; s < end && *s != '/'; k++, s++) {
+		if (k == 8) {
+			h = rt_absorb(h, w);
+			w = 0;
+			k = 0;
+		}
+		w |= (uint64_t)(unsigned char)*s << (8 * k);
+	}
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+done:
+#endif
+	*hp = rt_mix(rt_absorb(h ^ ((uint64_t)(s - b) * RT_K1), w));
+	return s;
+}
+
 static inline uint64_t rt_hash(const char *p, size_t n, uint64_t seed)
 {
-	uint64_t h = seed ^ (n * RT_K1);
-	while (n >= 8) {
-		uint64_t w;
-		memcpy(&w, p, 8);
-		h = (h ^ (w * RT_K2)) * RT_K1;
-		h ^= h >> 29;
-		p += 8;
-		n -= 8;
-	}
-	if (n) {
-		uint64_t w = 0;
-		memcpy(&w, p, n);
-		h = (h ^ (w * RT_K2)) * RT_K1;
-	}
-	return rt_mix(h);
+	uint64_t h;
+	rt_scan(p, p, p + n, seed, &h);
+	return h;
 }
 
 /* --------------------------------------------------------- label building */
@@ -63,6 +115,8 @@ struct rt_out {
 	int full;     /* something did not fit */
 };
 
+static inline void rt_copy(char *d, const char *p, size_t n);
+
 static inline void rt_put(struct rt_out *o, const char *s, size_t n)
 {
 	if (o->full)
@@ -71,7 +125,7 @@ static inline void rt_put(struct rt_out *o, const char *s, size_t n)
 		o->full = 1;
 		return;
 	}
-	memcpy(o->p + o->len, s, n);
+	rt_copy(o->p + o->len, s, n);
 	o->len += n;
 }
 
@@ -114,26 +168,102 @@ static size_t rt_utf8_seq(const unsigned char *s, size_t n, size_t *bad)
 	return 0;
 }
 
-static void rt_put_clean(struct rt_out *o, const char *str, size_t n)
+/* Small copies and checks with overlapping word loads: labels are built
+ * from short segments, where a call to memcpy costs more than the copy. */
+static inline uint64_t rt_load(const char *p, size_t n)
+{
+	uint64_t a;
+	uint32_t x, y;
+	if (n >= 8) {
+		memcpy(&a, p, 8);
+		return a;
+	}
+	if (n >= 4) {
+		memcpy(&x, p, 4);
+		memcpy(&y, p + n - 4, 4);
+		return (uint64_t)x << 32 | y;
+	}
+	return n ? (uint64_t)(unsigned char)p[0] << 16 | (uint64_t)(unsigned char)p[n >> 1] << 8 |
+			   (unsigned char)p[n - 1]
+		 : 0;
+}
+
+static inline int rt_ascii(const char *p, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i = 0;
+	for (; i + 8 < n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	acc |= rt_load(p + i, n - i);
+	return !(acc & RT_HIGHS);
+}
+
+static inline void rt_copy(char *d, const char *p, size_t n)
+{
+	uint64_t w;
+	uint32_t x, y;
+	if (n >= 8) {
+		size_t i = 0;
+		for (; i + 8 < n; i += 8) {
+			memcpy(&w, p + i, 8);
+			memcpy(d + i, &w, 8);
+		}
+		memcpy(&w, p + n - 8, 8);
+		memcpy(d + n - 8, &w, 8);
+	} else if (n >= 4) {
+		memcpy(&x, p, 4);
+		memcpy(&y, p + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+	} else if (n) {
+		d[0] = p[0];
+		d[n >> 1] = p[n >> 1];
+		d[n - 1] = p[n - 1];
+	}
+}
+
+static void rt_put_clean_slow(struct rt_out *o, const char *str, size_t n);
+
+static inline void rt_put_clean(struct rt_out *o, const char *str, size_t n)
+{
+	if (!o->full && n <= o->lim - o->len && rt_ascii(str, n)) {
+		rt_copy(o->p + o->len, str, n);
+		o->len += n;
+		return;
+	}
+	rt_put_clean_slow(o, str, n);
+}
+
+static void rt_put_clean_slow(struct rt_out *o, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
 
 	while (i < n && !o->full) {
 		if (s[i] < 0x80) {
-			size_t j = i + 1, room = o->lim - o->len;
-			while (j < n && s[j] < 0x80)
-				j++;
-			/* every ASCII byte is a character boundary: copy what fits */
-			if (j - i > room) {
-				memcpy(o->p + o->len, s + i, room);
-				o->len += room;
+			/* check and copy ASCII a word at a time */
+			char *d = o->p + o->len;
+			size_t k = 0, avail = n - i, room = o->lim - o->len;
+			while (k + 8 <= avail && k + 8 <= room) {
+				uint64_t w;
+				memcpy(&w, s + i + k, 8);
+				if (w & RT_HIGHS)
+					break;
+				memcpy(d + k, &w, 8);
+				k += 8;
+			}
+			while (k < avail && k < room && s[i + k] < 0x80) {
+				d[k] = (char)s[i + k];
+				k++;
+			}
+			o->len += k;
+			i += k;
+			if (k == room && i < n) {
 				o->full = 1;
 				return;
 			}
-			memcpy(o->p + o->len, s + i, j - i);
-			o->len += j - i;
-			i = j;
 			continue;
 		}
 		size_t bad = 0, k = rt_utf8_seq(s + i, n - i, &bad);
@@ -195,44 +325,73 @@ static int rt_is_uuid(const char *s)
 	return 1;
 }
 
-int route_segment_is_id(const char *s, size_t n)
+/* Byte classes for the heuristic. */
+#define RC_LETTER 1u
+#define RC_DIGIT 2u
+#define RC_HEX 4u   /* 0-9 a-f A-F */
+#define RC_TOKEN 8u /* letters, digits and - _ . = ~ */
+
+static const unsigned char rt_class[256] = {
+	['-'] = RC_TOKEN, ['_'] = RC_TOKEN, ['.'] = RC_TOKEN, ['='] = RC_TOKEN, ['~'] = RC_TOKEN,
+#define RC_D(c) [c] = RC_DIGIT | RC_HEX | RC_TOKEN
+	RC_D('0'), RC_D('1'), RC_D('2'), RC_D('3'), RC_D('4'), RC_D('5'), RC_D('6'), RC_D('7'), RC_D('8'),
+	RC_D('9'),
+#define RC_H(c) [c] = RC_LETTER | RC_HEX | RC_TOKEN, [c - 32] = RC_LETTER | RC_HEX | RC_TOKEN
+	RC_H('a'), RC_H('b'), RC_H('c'), RC_H('d'), RC_H('e'), RC_H('f'),
+#define RC_L(c) [c] = RC_LETTER | RC_TOKEN, [c - 32] = RC_LETTER | RC_TOKEN
+	RC_L('g'), RC_L('h'), RC_L('i'), RC_L('j'), RC_L('k'), RC_L('l'), RC_L('m'), RC_L('n'), RC_L('o'),
+	RC_L('p'), RC_L('q'), RC_L('r'), RC_L('s'), RC_L('t'), RC_L('u'), RC_L('v'), RC_L('w'), RC_L('x'),
+	RC_L('y'), RC_L('z'),
+#undef RC_D
+#undef RC_H
+#undef RC_L
+};
+
+int route_segment_is_id(const char *str, size_t n)
 {
-	size_t digits = 0, switches = 0;
-	int hexonly = 1, token = 1, prev = 0;
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned all = RC_DIGIT | RC_HEX | RC_TOKEN, any = 0, prev = 0;
+	size_t switches = 0;
 
 	if (n == 0)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned c = (unsigned char)s[i];
-		int cls;
-		if (c >= '0' && c <= '9') {
-			digits++;
-			cls = 2;
-		} else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
-			cls = 1;
-			if ((c | 0x20) > 'f')
-				hexonly = 0;
-		} else {
-			cls = 0;
-			hexonly = 0;
-			if (c != '-' && c != '_' && c != '.' && c != '=' && c != '~')
-				token = 0;
+	/* below 8 bytes only a decimal number qualifies: most words end here
+	 * on their first letter */
+	if (n < 8) {
+		for (size_t i = 0; i < n; i++)
+			if (!(rt_class[s[i]] & RC_DIGIT))
+				return 0;
+		return 1;
+	}
+	/* below 16 bytes only hex with a digit qualifies: stop at the first
+	 * other byte */
+	if (n < 16) {
+		for (size_t i = 0; i < n; i++) {
+			unsigned c = rt_class[s[i]];
+			if (!(c & RC_HEX))
+				return 0;
+			any |= c;
 		}
+		return (any & RC_DIGIT) != 0;
+	}
+	if (n == 36 && rt_is_uuid(str))
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = rt_class[s[i]], cls = c & (RC_LETTER | RC_DIGIT);
+		all &= c;
+		any |= c;
 		/* a letter right next to a digit: frequent in random tokens,
 		 * rare in words, versions and file names */
-		if (prev && cls && prev != cls)
-			switches++;
+		switches += (prev | cls) == (RC_LETTER | RC_DIGIT);
 		prev = cls;
+		if (!(all & (RC_HEX | RC_TOKEN)))
+			return 0;
 	}
-	if (digits == n)
+	if (all & RC_DIGIT)
 		return 1;
-	if (n == 36 && rt_is_uuid(s))
+	if ((all & RC_HEX) && (any & RC_DIGIT))
 		return 1;
-	if (hexonly && n >= 8 && digits)
-		return 1;
-	if (token && n >= 16 && switches >= 2)
-		return 1;
-	return 0;
+	return n >= 16 && (all & RC_TOKEN) && switches >= 2;
 }
 
 /* ------------------------------------------------------ seen-segment table */
@@ -397,14 +556,46 @@ static uint64_t rt_depth_seed(unsigned depth)
 	return RT_K3 * (depth + 1);
 }
 
-static struct rt_lit *rt_lit_find(const struct route_set *rs, const char *s, size_t n, unsigned depth,
+/* Literals are short: word compares beat a call to memcmp. */
+static inline int rt_same(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y;
+	uint32_t u, v;
+
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return 0;
+		}
+		memcpy(&x, a + n - 8, 8);
+		memcpy(&y, b + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		if (u != v)
+			return 0;
+		memcpy(&u, a + n - 4, 4);
+		memcpy(&v, b + n - 4, 4);
+		return u == v;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+static inline struct rt_lit *rt_lit_find(const struct route_set *rs, const char *s, size_t n, unsigned depth,
 				  uint64_t h)
 {
 	for (uint32_t i = (uint32_t)h & rs->lmask;; i = (i + 1) & rs->lmask) {
 		struct rt_lit *l = &rs->lit[i];
 		if (!l->seg)
 			return l;
-		if (l->h == h && l->depth == depth && l->len == n && memcmp(l->seg, s, n) == 0)
+		if (l->h == h && l->depth == depth && l->len == n && rt_same(l->seg, s, n))
 			return l;
 	}
 }
@@ -715,6 +906,9 @@ nomem:
 
 /* ---------------------------------------------------------------- matching */
 
+/* Matching state of one set: templates still alive, templates matched. W
+ * is the number of bitset words, a constant 1 in the common case (at most
+ * 64 templates) so that the compiler keeps the state in registers. */
 struct rt_walk {
 	const struct route_set *rs;
 	int live;
@@ -722,36 +916,25 @@ struct rt_walk {
 	uint64_t hits[RT_WORDS_MAX];
 };
 
-static void rt_walk_init(struct rt_walk *w, const struct route_set *rs)
+#define RT_INLINE static inline __attribute__((always_inline))
+
+RT_INLINE void rt_walk_init(struct rt_walk *w, const struct route_set *rs, unsigned W)
 {
 	w->rs = rs;
 	w->live = rs != NULL;
-	if (!rs)
-		return;
-	for (unsigned i = 0; i < rs->words; i++) {
-		w->alive[i] = ~0ULL;
-		w->hits[i] = 0;
-	}
-	if (rs->n % 64)
-		w->alive[rs->words - 1] = (1ULL << (rs->n % 64)) - 1;
-}
-
-/* Index of the first set bit, or -1. */
-static int rt_first(const uint64_t *b, unsigned words)
-{
-	for (unsigned i = 0; i < words; i++)
-		if (b[i])
-			return (int)(i * 64 + (unsigned)__builtin_ctzll(b[i]));
-	return -1;
+	for (unsigned i = 0; i < W; i++)
+		w->alive[i] = ~0ULL, w->hits[i] = 0;
+	if (rs && rs->n % 64)
+		w->alive[W - 1] = (1ULL << (rs->n % 64)) - 1;
 }
 
 /* Before consuming segment `depth`: templates with `**` here match. Then
  * keep the templates that accept this segment. The walk ends once nothing
  * alive can beat the best match already found. */
-static void rt_walk_step(struct rt_walk *w, unsigned depth, const char *s, size_t n, uint64_t h)
+RT_INLINE void rt_walk_step(struct rt_walk *w, unsigned depth, const char *s, size_t n, uint64_t h,
+			    unsigned W)
 {
 	const struct route_set *rs = w->rs;
-	unsigned W = rs->words;
 
 	if (depth >= rs->ndepth) {
 		w->live = 0;
@@ -760,38 +943,82 @@ static void rt_walk_step(struct rt_walk *w, unsigned depth, const char *s, size_
 	const uint64_t *glob = rs->glob + (size_t)depth * W, *any = rs->any + (size_t)depth * W;
 	const struct rt_lit *l = rt_lit_find(rs, s, n, depth, h);
 	const uint64_t *lb = l->seg ? rs->litbits + l->bits : NULL;
-	uint64_t more = 0;
+	uint64_t more = 0, beaten = 0;
 	for (unsigned i = 0; i < W; i++) {
 		w->hits[i] |= w->alive[i] & glob[i];
-		uint64_t m = (n ? any[i] : 0) | (lb ? lb[i] : 0);
-		w->alive[i] &= m;
-		more |= w->alive[i];
+		uint64_t a = w->alive[i] &= (n ? any[i] : 0) | (lb ? lb[i] : 0);
+		/* a hit below the lowest alive template decides the match */
+		if (!more)
+			beaten |= w->hits[i] & (a ? (a & -a) - 1 : ~0ULL);
+		more |= a;
 	}
-	if (!more) {
-		w->live = 0;
-		return;
-	}
-	int best = rt_first(w->hits, W);
-	if (best >= 0 && best < rt_first(w->alive, W))
+	if (!more || beaten)
 		w->live = 0;
 }
 
 /* The path ended after `depth` segments. Returns the matched template, or
  * -1. A truncated path only matches through a `**` that covers its cut
  * last segment. */
-static int rt_walk_end(struct rt_walk *w, unsigned depth, int ended, int truncated)
+RT_INLINE int rt_walk_end(struct rt_walk *w, unsigned depth, int ended, int truncated, unsigned W)
 {
 	const struct route_set *rs = w->rs;
 
 	if (!rs)
 		return -1;
 	if (w->live && ended && !truncated && depth < rs->ndepth) {
-		const uint64_t *glob = rs->glob + (size_t)depth * rs->words;
-		const uint64_t *end = rs->end + (size_t)depth * rs->words;
-		for (unsigned i = 0; i < rs->words; i++)
+		const uint64_t *glob = rs->glob + (size_t)depth * W;
+		const uint64_t *end = rs->end + (size_t)depth * W;
+		for (unsigned i = 0; i < W; i++)
 			w->hits[i] |= w->alive[i] & (glob[i] | end[i]);
 	}
-	return rt_first(w->hits, rs->words);
+	for (unsigned i = 0; i < W; i++)
+		if (w->hits[i])
+			return (int)(i * 64 + (unsigned)__builtin_ctzll(w->hits[i]));
+	return -1;
+}
+
+/* One pass over the segments for exclusions and routes together. Returns
+ * -2 when excluded, the matched route, or -1. Both sets have WE and WR
+ * bitset words. */
+RT_INLINE int rt_match(const struct route_ctx *rc, const char *path, const char *p, const char *end,
+		       int truncated, unsigned WE, unsigned WR)
+{
+	struct rt_walk ex, rt;
+	unsigned depth = 0;
+	int ended = 0;
+
+	rt_walk_init(&ex, rc->exclude, WE);
+	rt_walk_init(&rt, rc->routes, WR);
+	while (ex.live || rt.live) {
+		uint64_t h;
+		const char *q = rt_scan(path, p, end, rt_depth_seed(depth), &h);
+		if (ex.live)
+			rt_walk_step(&ex, depth, p, (size_t)(q - p), h, WE);
+		if (rt.live)
+			rt_walk_step(&rt, depth, p, (size_t)(q - p), h, WR);
+		depth++;
+		if (q == end) {
+			ended = 1;
+			break;
+		}
+		p = q + 1;
+	}
+	if (rt_walk_end(&ex, depth, ended, truncated, WE) >= 0)
+		return -2;
+	return rt_walk_end(&rt, depth, ended, truncated, WR);
+}
+
+static int rt_match_1(const struct route_ctx *rc, const char *path, const char *p, const char *end,
+		      int truncated)
+{
+	return rt_match(rc, path, p, end, truncated, 1, 1);
+}
+
+static int rt_match_n(const struct route_ctx *rc, const char *path, const char *p, const char *end,
+		      int truncated)
+{
+	return rt_match(rc, path, p, end, truncated, rc->exclude ? rc->exclude->words : 1,
+			rc->routes ? rc->routes->words : 1);
 }
 
 /* ----------------------------------------------------------------- resolve */
@@ -813,32 +1040,11 @@ int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int 
 		p++;
 
 	if (rc->exclude || rc->routes) {
-		struct rt_walk ex, rt;
-		unsigned depth = 0;
-		const char *s = p;
-		int ended = 0;
-
-		rt_walk_init(&ex, rc->exclude);
-		rt_walk_init(&rt, rc->routes);
-		while (ex.live || rt.live) {
-			const char *q = memchr(s, '/', (size_t)(end - s));
-			if (!q)
-				q = end;
-			uint64_t h = rt_hash(s, (size_t)(q - s), rt_depth_seed(depth));
-			if (ex.live)
-				rt_walk_step(&ex, depth, s, (size_t)(q - s), h);
-			if (rt.live)
-				rt_walk_step(&rt, depth, s, (size_t)(q - s), h);
-			depth++;
-			if (q == end) {
-				ended = 1;
-				break;
-			}
-			s = q + 1;
-		}
-		if (rt_walk_end(&ex, depth, ended, truncated) >= 0)
+		int t = (!rc->exclude || rc->exclude->words == 1) && (!rc->routes || rc->routes->words == 1)
+				? rt_match_1(rc, path, p, end, truncated)
+				: rt_match_n(rc, path, p, end, truncated);
+		if (t == -2)
 			return -1;
-		int t = rt_walk_end(&rt, depth, ended, truncated);
 		if (t >= 0) {
 			rt_put(&o, rc->routes->text + rc->routes->off[t], rc->routes->len[t]);
 			return (int)rt_finish(&o, 0);
@@ -855,9 +1061,8 @@ int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int 
 	uint64_t parent = RS_ROOT;
 	const char *s = p;
 	for (unsigned depth = 0;; depth++) {
-		const char *q = memchr(s, '/', (size_t)(end - s));
-		if (!q)
-			q = end;
+		uint64_t key;
+		const char *q = rt_scan(path, s, end, parent + depth, &key);
 		size_t n = (size_t)(q - s);
 		if (depth)
 			rt_put(&o, "/", 1);
@@ -870,7 +1075,6 @@ int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int 
 			rt_put(&o, "{id}", 4);
 			parent = rt_mix(parent ^ RS_TAG_ID);
 		} else if (seen) {
-			uint64_t key = rt_hash(s, n, parent + depth);
 			key += !key;
 			if (rs_keep(seen, parent, key)) {
 				rt_put_clean(&o, s, n);
