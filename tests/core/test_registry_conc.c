@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +63,20 @@ static int wait_deadline(pid_t pid, uint64_t ns)
 		}
 		sleep_ns(1000000);
 	}
+}
+
+/* fork() for the tests: a child dies with the test process, even a child
+ * left stopped, should an assertion end the test early. */
+static pid_t fork_child(void)
+{
+	pid_t parent = getpid();
+	pid_t p = fork();
+	if (p == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+	}
+	return p;
 }
 
 /* The i-th observation of worker w: deterministic, so the parent can
@@ -206,7 +221,7 @@ static void run_family(struct reg *r, struct snapper *sn)
 	sn->r = r;
 	cr_assert_eq(pthread_create(&st, NULL, snap_main, sn), 0);
 	for (int k = 0; k < 2; k++) {
-		kids[k] = fork();
+		kids[k] = fork_child();
 		cr_assert_geq(kids[k], 0);
 		if (kids[k] == 0) {
 			work(r, 2 + (unsigned)k, ITER);
@@ -329,7 +344,7 @@ static void child_main(struct reg *r, struct ctl *c, unsigned slot)
 
 static pid_t spawn(struct reg *r, struct ctl *c, unsigned slot)
 {
-	pid_t p = fork();
+	pid_t p = fork_child();
 	cr_assert_geq(p, 0);
 	if (p == 0) {
 		child_main(r, c, slot);
@@ -436,6 +451,106 @@ Test(registry_robust, sigkill_and_sigstop, .timeout = 120)
 	cr_assert_eq(treg_find(&s, TRK_M_GET, "/parent", 299)->count, my_obs);
 	cr_assert_leq(s.series_regular, 300);
 	cr_assert_gt(done, 0);
+	reg_snapshot_free(&s);
+	munmap(c, sizeof *c);
+}
+
+/* A child creates routes and series as fast as it can and is stopped or
+ * killed at a random moment; the parent then interns the very labels the
+ * child was creating, so it meets whatever slot the child left half-done,
+ * and must go through without waiting. */
+static void creator_main(struct reg *r, struct ctl *c, unsigned round)
+{
+	char l[48];
+	for (unsigned i = 0;; i++) {
+		int n = snprintf(l, sizeof l, "/s/%u/%u", round, i);
+		uint32_t id = reg_route(r, l, (size_t)n);
+		reg_observe(r, TRK_M_GET, id, 200, 1000, 0, 0);
+		atomic_fetch_add(&c->done[round], 1);
+	}
+}
+
+Test(registry_robust, parent_meets_half_created_slots, .timeout = 120)
+{
+	struct reg *r = treg_new(60000, NULL);
+	struct ctl *c = mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(c, MAP_FAILED);
+	unsigned seed = (unsigned)now_ns();
+	cr_log_info("seed %u", seed);
+	srand(seed);
+	uint64_t mine = 0, theirs = 0, worst = 0;
+	unsigned rounds = 24;
+	char l[48];
+	for (unsigned round = 0; round < rounds; round++) {
+		pid_t p = fork_child();
+		cr_assert_geq(p, 0);
+		if (p == 0) {
+			creator_main(r, c, round);
+			_exit(0);
+		}
+		/* let it get going, then freeze or kill it mid-stride */
+		uint64_t until = now_ns() + 2000000000ull;
+		while (atomic_load(&c->done[round]) < 100 && now_ns() < until)
+			sleep_ns(100000);
+		sleep_ns((uint64_t)(rand() % 3000) * 1000);
+		int stop = round % 2 == 0;
+		kill(p, stop ? SIGSTOP : SIGKILL);
+		if (stop) {
+			/* wait until it is really stopped, so it cannot finish */
+			int st;
+			cr_assert_eq(waitpid(p, &st, WUNTRACED), p);
+			cr_assert(WIFSTOPPED(st));
+		} else {
+			int st = wait_deadline(p, 5000000000ull);
+			cr_assert(st >= 0 && WIFSIGNALED(st));
+		}
+		uint64_t done = atomic_load(&c->done[round]);
+		uint64_t t0 = now_ns();
+		for (uint64_t j = 0; j < done + 64; j++) {
+			int n = snprintf(l, sizeof l, "/s/%u/%u", round, (unsigned)j);
+			uint32_t id = reg_route(r, l, (size_t)n);
+			cr_assert_neq(id, REG_ROUTE_OTHER);
+			reg_observe(r, TRK_M_GET, id, 200, 1000, 0, 0);
+			mine++;
+		}
+		struct reg_snapshot s;
+		cr_assert_eq(reg_snapshot_take(r, &s), 0);
+		const char *err = treg_check(&s);
+		cr_assert_null(err, "round %u: %s", round, err);
+		reg_snapshot_free(&s);
+		uint64_t dt = now_ns() - t0;
+		if (dt > worst)
+			worst = dt;
+		cr_assert_lt(dt, 2000000000ull, "round %u took %lu ns", round, (unsigned long)dt);
+		if (stop) {
+			kill(p, SIGKILL);
+			kill(p, SIGCONT);
+			int st = wait_deadline(p, 5000000000ull);
+			cr_assert(st >= 0 && WIFSIGNALED(st));
+		}
+		theirs += atomic_load(&c->done[round]);
+	}
+	cr_log_info("%lu labels by children, worst parent round %lu us", (unsigned long)theirs,
+		    (unsigned long)(worst / 1000));
+	struct reg_snapshot s;
+	cr_assert_eq(reg_snapshot_take(r, &s), 0);
+	cr_assert_null(treg_check(&s));
+	uint64_t tot = treg_total(&s);
+	cr_assert_geq(tot, mine + theirs);
+	cr_assert_leq(tot, mine + theirs + rounds);
+	/* every label the parent recorded is there once, with its own count
+	 * and the child's; only a slot a child left half-written renders as
+	 * _OTHER */
+	uint64_t labelled = 0, other = 0;
+	for (size_t i = 0; i < s.n_series; i++) {
+		if (s.series[i].route == REG_ROUTE_OTHER)
+			other += s.series[i].count;
+		else
+			labelled += s.series[i].count;
+		cr_assert_leq(s.series[i].count, s.series[i].route == REG_ROUTE_OTHER ? 2 * rounds : 2);
+	}
+	cr_assert_eq(labelled + other, tot);
+	cr_assert_eq(s.overflow, 0);
 	reg_snapshot_free(&s);
 	munmap(c, sizeof *c);
 }
