@@ -657,6 +657,55 @@ static int sc_beyond(void)
 	return failures ? 1 : 0;
 }
 
+/* A request read, then the connection closed without a response. */
+static int sc_abort(void)
+{
+	int l = lst(0), c = cli(port_of(l));
+	int s = accept(l, NULL, NULL);
+	MUST(s >= 0);
+	put(c, REQ);
+	char buf[256];
+	CHECK(read(s, buf, sizeof buf) == (ssize_t)strlen(REQ));
+	close(s);
+	close(c);
+	return failures ? 1 : 0;
+}
+
+/* A request line the tracker cannot parse (bad version), answered with
+ * 400 as nginx does. */
+static int sc_garbage(void)
+{
+	int l = lst(0), c = cli(port_of(l));
+	int s = accept(l, NULL, NULL);
+	MUST(s >= 0);
+	put(c, "GET /x HTTX/1.1\r\n\r\n");
+	usleep(20000);
+	char buf[256];
+	CHECK(read(s, buf, sizeof buf) > 0);
+	const char *r400 = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	CHECK(write(s, r400, strlen(r400)) == (ssize_t)strlen(r400));
+	close(s);
+	close(c);
+	return failures ? 1 : 0;
+}
+
+/* A TLS ClientHello on a plain-HTTP port. */
+static int sc_tls(void)
+{
+	int l = lst(0), c = cli(port_of(l));
+	int s = accept(l, NULL, NULL);
+	MUST(s >= 0);
+	static const unsigned char hello[] = {0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03,
+					      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	MUST(send(c, hello, sizeof hello, 0) == (ssize_t)sizeof hello);
+	usleep(20000);
+	char buf[256];
+	CHECK(read(s, buf, sizeof buf) == (ssize_t)sizeof hello);
+	close(s);
+	close(c);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -699,11 +748,25 @@ int main(int argc, char **argv)
 		rc = sc_sendfile();
 	else if (!strcmp(sc, "shutdown"))
 		rc = sc_shutdown();
+	else if (!strcmp(sc, "abort"))
+		rc = sc_abort();
+	else if (!strcmp(sc, "garbage"))
+		rc = sc_garbage();
+	else if (!strcmp(sc, "tls"))
+		rc = sc_tls();
 	else if (!strcmp(sc, "beyond"))
 		rc = sc_beyond();
 	else if (!strcmp(sc, "fork"))
 		rc = sc_fork();
 	if (failures && rc == 0)
 		rc = 1;
+	/* HK_HOLD=N: stay alive up to N seconds so the family's /metrics can be
+	 * scraped (the test kills us once it has). */
+	const char *hold = getenv("HK_HOLD");
+	if (hold && rc == 0) {
+		printf("READY\n");
+		fflush(stdout);
+		sleep((unsigned)atoi(hold));
+	}
 	return rc;
 }
