@@ -49,6 +49,85 @@ static void fz_check_label(const char *out, int n, size_t cap)
 		abort();
 }
 
+/* Reference matcher, one template at a time, for a differential check. */
+struct fz_tpl {
+	const char *s;
+	size_t n;
+};
+
+static int fz_split(const char *t, size_t len, struct fz_tpl *out, int max)
+{
+	int n = 0, line_start = 1;
+	size_t i = 0;
+	while (i < len) {
+		size_t j = i;
+		while (j < len && strchr(" \t\r\v\f", t[j]) && t[j])
+			j++;
+		if (line_start && j < len && t[j] == '#') {
+			while (j < len && t[j] != '\n')
+				j++;
+			i = j;
+			continue;
+		}
+		size_t k = j;
+		while (k < len && t[k] != ',' && t[k] != '\n')
+			k++;
+		size_t e = k;
+		while (e > j && strchr(" \t\r\v\f", t[e - 1]) && t[e - 1])
+			e--;
+		if (e > j && n < max)
+			out[n++] = (struct fz_tpl){t + j, e - j};
+		line_start = k < len && t[k] == '\n';
+		i = k + 1;
+	}
+	return n;
+}
+
+/* Segment i of a '/'-separated string (without its leading '/'). */
+static int fz_seg(const char *s, size_t n, size_t i, const char **seg, size_t *sl)
+{
+	size_t a = 0;
+	for (; i; i--) {
+		const char *q = memchr(s + a, '/', n - a);
+		if (!q)
+			return 0;
+		a = (size_t)(q - s) + 1;
+	}
+	const char *q = memchr(s + a, '/', n - a);
+	*seg = s + a;
+	*sl = (q ? (size_t)(q - s) : n) - a;
+	return 1;
+}
+
+static size_t fz_nseg(const char *s, size_t n)
+{
+	size_t c = 1;
+	for (size_t i = 0; i < n; i++)
+		c += s[i] == '/';
+	return c;
+}
+
+static int fz_match(const struct fz_tpl *t, const char *p, size_t pn, int truncated)
+{
+	const char *ts = t->s + 1, *ps, *tg;
+	size_t tn = t->n - 1, nps = fz_nseg(p, pn), nts = fz_nseg(ts, tn), tl, pl;
+	for (size_t i = 0; i < nts; i++) {
+		fz_seg(ts, tn, i, &tg, &tl);
+		if (tl == 2 && tg[0] == '*' && tg[1] == '*')
+			return truncated ? i + 1 <= nps : 1;
+		if (i >= nps)
+			return 0;
+		fz_seg(p, pn, i, &ps, &pl);
+		if ((tl == 1 && tg[0] == '*') || (tl && tg[0] == '{')) {
+			if (!pl)
+				return 0;
+		} else if (tl != pl || memcmp(tg, ps, tl) != 0) {
+			return 0;
+		}
+	}
+	return !truncated && nps == nts;
+}
+
 static const char *fz_next(const char *p, const char *end)
 {
 	const char *z = memchr(p, 0, (size_t)(end - p));
@@ -71,15 +150,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(mode & 1) && size <= cap && m != size && fz_valid_utf8(data, size))
 		abort();
 
+	static struct fz_tpl rt[ROUTE_MAX_TEMPLATES], ex[ROUTE_MAX_TEMPLATES];
+	int nrt = 0, nex = 0;
 	const char *z = fz_next(p, end);
 	if (route_set_parse(&routes, p, (size_t)(z - p), err, sizeof err) < 0) {
 		if (routes || !err[0] || strchr(err, '\n'))
 			abort();
+	} else {
+		nrt = fz_split(p, (size_t)(z - p), rt, ROUTE_MAX_TEMPLATES);
 	}
 	p = z < end ? z + 1 : end;
 	z = fz_next(p, end);
-	if (route_set_parse(&exclude, p, (size_t)(z - p), err, sizeof err) < 0 && exclude)
-		abort();
+	if (route_set_parse(&exclude, p, (size_t)(z - p), err, sizeof err) < 0) {
+		if (exclude)
+			abort();
+	} else {
+		nex = fz_split(p, (size_t)(z - p), ex, ROUTE_MAX_TEMPLATES);
+	}
 	p = z < end ? z + 1 : end;
 
 	/* a small table fills quickly, so "full" paths run too */
@@ -93,7 +180,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			nl = end;
 		int n = route_resolve(&rc, p, (size_t)(nl - p), (mode >> 3) & 1, out, ROUTE_LABEL_MAX);
 		fz_check_label(out, n, ROUTE_LABEL_MAX);
-		if (n < 0 && !exclude)
+		/* the reference: first exclusion, else first route */
+		const char *pp = p;
+		size_t pn = (size_t)(nl - p);
+		if (pn && *pp == '/')
+			pp++, pn--;
+		int want = -1, trunc = (mode >> 3) & 1;
+		for (int i = 0; i < nex && want == -1; i++)
+			if (fz_match(&ex[i], pp, pn, trunc))
+				want = -2;
+		for (int i = 0; i < nrt && want == -1; i++)
+			if (fz_match(&rt[i], pp, pn, trunc))
+				want = i;
+		if (want == -2 && n != -1)
+			abort();
+		if (want != -2 && n == -1)
+			abort();
+		if (want >= 0 && ((size_t)n != rt[want].n || memcmp(out, rt[want].s, rt[want].n) != 0))
 			abort();
 		p = nl + 1;
 	}
