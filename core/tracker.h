@@ -80,11 +80,64 @@ struct trk_sink {
 };
 
 /* Per-connection state, embedded by the caller (the shim's fd table).
- * Fixed size, at most 1 KiB; fields are internal to core/tracker.c. The
- * request side and the response side sit in separate cache lines. */
+ * Fixed size (896 bytes); fields are internal to core/tracker.c. The
+ * request side and the response side sit in separate cache lines; they share
+ * only the ring of pending requests (single producer: the read side; single
+ * consumer: the write side) and the rarely written flags in sh. */
+struct trk_pend {
+	uint64_t t_start;
+	_Atomic uint64_t req_body; /* updated by the read side while the body arrives */
+	uint32_t tag;
+	uint8_t method;
+	uint8_t flags;  /* TRK_R_* */
+	uint8_t xflags; /* framing facts the response side needs */
+	uint8_t pad;
+};
+
+/* Framing state of one direction. */
+struct trk_side {
+	uint64_t rem;    /* body or chunk bytes still to come */
+	uint64_t body;   /* decoded body bytes so far */
+	uint64_t cl;     /* Content-Length value seen in this head */
+	uint64_t t_mark; /* read side: first byte of the request; write side: last write */
+	uint16_t llen;   /* bytes of a partial line held in the line buffer */
+	uint8_t tlen;    /* bytes in tail */
+	uint8_t state;
+	uint8_t hf;    /* header findings */
+	uint8_t over;  /* the held line outgrew the line buffer */
+	uint8_t ver;   /* HTTP minor version of this message (9 for 0.9) */
+	uint8_t misc;  /* per-side bits */
+	char tail[16]; /* last bytes of an overlong line (the version lives there) */
+};
+
+#define TRK_RLINE 272 /* request side line buffer: method, SP and TRK_PATH_MAX path bytes */
+#define TRK_WLINE 40  /* response side line buffer: status line, header starts */
+
 struct trk_conn {
-	/* defined by core/tracker.c's author; see the file comment above */
-	unsigned char opaque_placeholder[1];
+	struct {
+		struct trk_side s;
+		_Atomic uint32_t head; /* next ring slot to publish */
+		uint8_t method, flags, xflags, kind;
+		char line[TRK_RLINE];
+	} rd;
+	struct {
+		_Atomic uint32_t ovf;    /* requests read that found the ring full, not yet answered */
+		_Atomic uint8_t stop;    /* the tracker stopped following the connection */
+		_Atomic uint8_t rd_done; /* the read side gave up */
+	} sh;
+	struct {
+		struct trk_side s;
+		_Atomic uint32_t tail; /* next ring slot to answer */
+		uint16_t status;
+		uint8_t method, flags; /* the request being answered */
+		uint32_t tag;
+		uint8_t xflags, kind;
+		uint16_t pad;
+		uint64_t t_start;
+		uint64_t hb_rem; /* body bytes a HEAD response announced (a lenient skip) */
+		char line[TRK_WLINE];
+	} wr __attribute__((aligned(64)));
+	struct trk_pend ring[TRK_PENDING] __attribute__((aligned(64)));
 };
 
 /* Initialise (or re-initialise) a connection's state. Never fails. */

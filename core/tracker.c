@@ -1,0 +1,1092 @@
+/* core/tracker.c — owns the HTTP/1.x stream tracker: framing of requests and
+ * responses on one connection, matching responses to requests in order, and
+ * the exchanges, parse errors and unsupported-protocol reports that follow.
+ *
+ * Both directions run the same engine over struct trk_side: whole lines are
+ * found with memchr and handled in place; only a line cut by the end of a
+ * buffer is copied into the side's line buffer (its start, plus its last 16
+ * bytes in tail when it outgrows the buffer). Bodies are skipped by count.
+ *
+ * The read side owns rd and publishes a ring entry when a request head is
+ * complete; the write side owns wr, takes the oldest entry when a response
+ * starts and frees it when the response completes. Requests read while the
+ * ring is full are only counted (sh.ovf) and answered as _OTHER/_INVALID, in
+ * order: once one request went to ovf, later ones follow it there until the
+ * write side has drained it.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, memrchr */
+#endif
+#include <stdatomic.h>
+#include <string.h>
+
+#include "tracker.h"
+
+enum {
+	S_PV2,     /* read side, connection start: PROXY v2 signature or empty lines */
+	S_IDLE,    /* between messages: skip empty lines */
+	S_START,   /* request or status line */
+	S_HDR,     /* header lines */
+	S_BODY,    /* Content-Length body: rem bytes */
+	S_CSIZE,   /* chunk-size line */
+	S_CDATA,   /* chunk data: rem bytes */
+	S_CEND,    /* the CRLF after chunk data */
+	S_TRAILER, /* trailer lines */
+	S_CLOSE,   /* write side: body until the connection ends */
+	S_SKIP,    /* rem bytes to pass over (PROXY v2 body, a HEAD response's stray body) */
+	S_WAIT,    /* read side: request asked for a tunnel; next bytes decide */
+	S_DEAD,
+};
+
+/* hf: what the header section said. */
+#define HF_CL 0x01u
+#define HF_CLBAD 0x02u
+#define HF_TE 0x04u
+#define HF_CHUNKED 0x08u
+#define HF_CLOSE 0x10u
+#define HF_KEEP 0x20u
+#define HF_UPGRADE 0x40u
+
+/* xflags of a ring entry. */
+#define X_HEAD 0x01u
+#define X_CONNECT 0x02u
+#define X_UPGRADE 0x04u
+#define X_CLOSE 0x08u /* the connection ends after this exchange */
+#define X_V09 0x10u
+#define X_UNANN 0x20u /* on_request not called yet (unparsable request) */
+
+/* Where the request being read or answered lives. */
+enum { K_NONE, K_RING, K_OVF, K_ORPHAN };
+
+/* rd.s.misc */
+#define RM_SEEN 0x01u  /* a request line was seen: no more protocol sniffing */
+#define RM_PROXY 0x02u /* PROXY v1 line already skipped */
+
+/* wr.s.misc */
+#define WM_CUR 0x01u      /* wr holds the request being answered */
+#define WM_CLOSE 0x02u    /* the connection ends after this response */
+#define WM_DISCARD 0x04u  /* the chunked body being skipped belongs to no exchange */
+#define WM_HBCHUNK 0x08u  /* the last HEAD response announced a chunked body */
+
+_Static_assert(sizeof(struct trk_conn) <= 1024, "trk_conn must stay under 1 KiB");
+
+static const char trk_names[TRK_M_COUNT][8] = {
+	"_OTHER", "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+};
+
+const char *trk_method_name(unsigned m)
+{
+	return trk_names[m < TRK_M_COUNT ? m : TRK_M_OTHER];
+}
+
+/* RFC 9110 tchar. */
+static const unsigned char trk_tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+};
+
+static const unsigned char trk_pv2_sig[12] = {
+	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
+};
+
+void trk_init(struct trk_conn *c)
+{
+	memset(c, 0, sizeof *c);
+	c->rd.s.state = S_PV2;
+	c->wr.s.state = S_IDLE;
+}
+
+int trk_idle(const struct trk_conn *c)
+{
+	return atomic_load_explicit(&c->sh.stop, memory_order_acquire) != 0;
+}
+
+static void trk_stop(struct trk_conn *c)
+{
+	atomic_store_explicit(&c->sh.stop, 1, memory_order_release);
+}
+
+static int trk_stopped(struct trk_conn *c)
+{
+	return atomic_load_explicit(&c->sh.stop, memory_order_acquire) != 0;
+}
+
+/* ---- small text helpers ---- */
+
+static int trk_ieq(const char *a, const char *lower, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)(a[i] | 0x20) != (unsigned char)lower[i])
+			return 0;
+	return 1;
+}
+
+static int trk_ows(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+static void trk_trim(const char **v, const char **e)
+{
+	while (*v < *e && trk_ows(**v))
+		(*v)++;
+	while (*e > *v && (trk_ows((*e)[-1]) || (*e)[-1] == '\r'))
+		(*e)--;
+}
+
+/* Calls back for each comma-separated token of v..e, trimmed; returns the
+ * bit set of tokens found among close / keep-alive / chunked(last). */
+static unsigned trk_tokens(const char *v, const char *e, int *last_chunked)
+{
+	unsigned f = 0;
+	int lc = 0;
+	while (v < e) {
+		const char *c = memchr(v, ',', (size_t)(e - v));
+		const char *te = c ? c : e;
+		const char *tv = v;
+		trk_trim(&tv, &te);
+		size_t n = (size_t)(te - tv);
+		if (n) {
+			lc = n == 7 && trk_ieq(tv, "chunked", 7);
+			if (n == 5 && trk_ieq(tv, "close", 5))
+				f |= HF_CLOSE;
+			else if (n == 10 && trk_ieq(tv, "keep-alive", 10))
+				f |= HF_KEEP;
+		}
+		v = c ? c + 1 : e;
+	}
+	if (last_chunked)
+		*last_chunked = lc;
+	return f;
+}
+
+/* A header line (no CR/LF). For a line that outgrew the buffer, l..n is its
+ * start and tl..tn its last bytes. Returns -1 for a line that is not a field. */
+static int trk_field(struct trk_side *sd, const char *l, size_t n, const char *tl, size_t tn, int over)
+{
+	if (trk_ows(l[0]))
+		return 0; /* obsolete line folding: never continues a framing field we act on */
+	const char *colon = memchr(l, ':', n);
+	if (!colon || colon == l)
+		return -1;
+	size_t nl = (size_t)(colon - l);
+	const char *v = colon + 1, *e = l + n;
+	switch (nl) {
+	case 14:
+		if ((l[0] | 0x20) == 'c' && trk_ieq(l, "content-length", 14)) {
+			trk_trim(&v, &e);
+			uint64_t x = 0;
+			int ok = v < e && !over;
+			for (const char *q = v; ok && q < e; q++) {
+				if (*q < '0' || *q > '9' || x > (UINT64_MAX >> 4) / 10)
+					ok = 0;
+				else
+					x = x * 10 + (uint64_t)(*q - '0');
+			}
+			if (!ok || ((sd->hf & HF_CL) && sd->cl != x))
+				sd->hf |= HF_CLBAD;
+			sd->hf |= HF_CL;
+			sd->cl = x;
+		}
+		break;
+	case 17:
+		if ((l[0] | 0x20) == 't' && trk_ieq(l, "transfer-encoding", 17)) {
+			int lc;
+			if (over) {
+				/* only the last coding decides the framing */
+				const char *ts = tl, *tq = tl + tn;
+				const char *cm = memrchr(ts, ',', tn);
+				const char *sp = memrchr(ts, ' ', tn);
+				if (cm && (!sp || cm > sp))
+					sp = cm;
+				trk_tokens(sp ? sp + 1 : ts, tq, &lc);
+			} else {
+				trk_tokens(v, e, &lc);
+			}
+			sd->hf |= HF_TE;
+			sd->hf = (uint8_t)(lc ? (sd->hf | HF_CHUNKED) : (sd->hf & ~HF_CHUNKED));
+		}
+		break;
+	case 10:
+		if ((l[0] | 0x20) == 'c' && trk_ieq(l, "connection", 10)) {
+			sd->hf |= (uint8_t)trk_tokens(v, e, NULL);
+			if (over)
+				sd->hf |= (uint8_t)trk_tokens(tl, tl + tn, NULL);
+		}
+		break;
+	case 7:
+		if ((l[0] | 0x20) == 'u' && trk_ieq(l, "upgrade", 7))
+			sd->hf |= HF_UPGRADE;
+		break;
+	}
+	return 0;
+}
+
+/* "HTTP/1.x": returns the minor version (capped at 1), -2 for HTTP/2.0, -1 otherwise. */
+static int trk_version(const char *v, size_t n)
+{
+	if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[7] < '0' || v[7] > '9')
+		return -1;
+	if (v[5] == '1')
+		return v[7] == '0' ? 0 : 1;
+	if (v[5] == '2' && v[7] == '0')
+		return -2;
+	return -1;
+}
+
+static unsigned trk_method_of(const char *m, size_t n)
+{
+	switch (n) {
+	case 3:
+		if (!memcmp(m, "GET", 3))
+			return TRK_M_GET;
+		if (!memcmp(m, "PUT", 3))
+			return TRK_M_PUT;
+		break;
+	case 4:
+		if (!memcmp(m, "HEAD", 4))
+			return TRK_M_HEAD;
+		if (!memcmp(m, "POST", 4))
+			return TRK_M_POST;
+		break;
+	case 5:
+		if (!memcmp(m, "PATCH", 5))
+			return TRK_M_PATCH;
+		if (!memcmp(m, "TRACE", 5))
+			return TRK_M_TRACE;
+		break;
+	case 6:
+		if (!memcmp(m, "DELETE", 6))
+			return TRK_M_DELETE;
+		break;
+	case 7:
+		if (!memcmp(m, "OPTIONS", 7))
+			return TRK_M_OPTIONS;
+		if (!memcmp(m, "CONNECT", 7))
+			return TRK_M_CONNECT;
+		break;
+	}
+	return TRK_M_OTHER;
+}
+
+/* ---- the read side ---- */
+
+static void rd_done(struct trk_conn *c)
+{
+	c->rd.s.state = S_DEAD;
+	atomic_store_explicit(&c->sh.rd_done, 1, memory_order_release);
+}
+
+/* Reserves the ring slot for the request just started, or sends it to ovf.
+ * Returns the slot or NULL. */
+static struct trk_pend *rd_slot(struct trk_conn *c)
+{
+	uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&c->wr.tail, memory_order_acquire);
+	if (h - t >= TRK_PENDING || atomic_load_explicit(&c->sh.ovf, memory_order_acquire) != 0) {
+		c->rd.kind = K_OVF;
+		return NULL;
+	}
+	c->rd.kind = K_RING;
+	return &c->ring[h % TRK_PENDING];
+}
+
+static void rd_publish(struct trk_conn *c)
+{
+	if (c->rd.kind == K_RING) {
+		uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
+		struct trk_pend *p = &c->ring[h % TRK_PENDING];
+		p->xflags = c->rd.xflags;
+		atomic_store_explicit(&p->req_body, 0, memory_order_relaxed);
+		atomic_store_explicit(&c->rd.head, h + 1, memory_order_release);
+	} else if (c->rd.kind == K_OVF) {
+		atomic_fetch_add_explicit(&c->sh.ovf, 1, memory_order_acq_rel);
+	}
+}
+
+/* Body bytes of the published request so far. */
+static void rd_body_note(struct trk_conn *c)
+{
+	if (c->rd.kind == K_RING) {
+		uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
+		atomic_store_explicit(&c->ring[(h - 1) % TRK_PENDING].req_body, c->rd.s.body,
+				      memory_order_relaxed);
+	}
+}
+
+/* An unparsable request line: counted now, reported when answered. */
+static void rd_invalid(struct trk_conn *c, unsigned method, const struct trk_sink *s)
+{
+	s->on_error(s->ctx);
+	struct trk_pend *p = rd_slot(c);
+	if (p) {
+		p->t_start = c->rd.s.t_mark;
+		p->method = (uint8_t)method;
+		p->flags = TRK_R_INVALID;
+		p->tag = 0;
+	}
+	c->rd.xflags = X_UNANN | X_CLOSE;
+	rd_publish(c);
+	rd_done(c);
+}
+
+static void rd_unsupported(struct trk_conn *c, unsigned reason, const struct trk_sink *s)
+{
+	s->on_unsupported(s->ctx, reason);
+	c->rd.s.state = S_DEAD;
+	trk_stop(c);
+}
+
+/* The request line. l..n has no line end; an overlong line keeps its end in
+ * the side's tail. */
+static void rd_start_line(struct trk_conn *c, const char *l, size_t n, int over, const struct trk_sink *s)
+{
+	struct trk_side *sd = &c->rd.s;
+	const char *tl = sd->tail;
+	size_t tn = sd->tlen;
+	if (over) {
+		while (tn && (tl[tn - 1] == '\r' || trk_ows(tl[tn - 1])))
+			tn--;
+	} else {
+		while (n && (l[n - 1] == '\r' || trk_ows(l[n - 1])))
+			n--;
+	}
+	if (!(sd->misc & (RM_SEEN | RM_PROXY)) && n >= 6 && !memcmp(l, "PROXY ", 6)) {
+		sd->misc |= RM_PROXY;
+		sd->state = S_IDLE;
+		return;
+	}
+	const char *e = l + n;
+	const char *sp = memchr(l, ' ', n);
+	size_t ml = sp ? (size_t)(sp - l) : n;
+	unsigned m = trk_method_of(l, ml);
+	int tok = ml > 0;
+	if (m == TRK_M_OTHER)
+		for (size_t i = 0; i < ml && tok; i++)
+			tok = trk_tchar[(unsigned char)l[i]];
+	if (!sp || !tok) {
+		rd_invalid(c, tok ? m : TRK_M_OTHER, s);
+		return;
+	}
+	const char *t = sp;
+	while (t < e && *t == ' ')
+		t++;
+	const char *te = memchr(t, ' ', (size_t)(e - t));
+	int cut = 0; /* the target ran past the kept start of the line */
+	const char *v = NULL;
+	size_t vn = 0;
+	if (!te) {
+		te = e;
+		cut = over;
+	} else if (!over) {
+		v = te;
+		while (v < e && *v == ' ')
+			v++;
+		vn = (size_t)(e - v);
+	}
+	if (over) {
+		const char *ls = memrchr(tl, ' ', tn);
+		if (ls) {
+			v = ls + 1;
+			vn = (size_t)(tl + tn - v);
+		}
+	}
+	int ver;
+	if (v) {
+		ver = trk_version(v, vn);
+		if (ver == -2 && !(sd->misc & RM_SEEN) && ml == 3 && !memcmp(l, "PRI", 3)) {
+			rd_unsupported(c, TRK_U_H2C, s);
+			return;
+		}
+	} else {
+		ver = (m == TRK_M_GET && t < te && *t == '/') ? 9 : -1;
+	}
+	if (ver < 0 || t == te) {
+		rd_invalid(c, m, s);
+		return;
+	}
+	sd->misc |= RM_SEEN;
+
+	unsigned flags = 0;
+	const char *ps = t, *pe = te;
+	if (m == TRK_M_CONNECT) {
+		flags |= TRK_R_CONNECT;
+		pe = ps;
+	} else if (pe - ps == 1 && *ps == '*') {
+		flags |= TRK_R_ASTERISK;
+	} else {
+		if (*ps != '/') {
+			const char *ss = memmem(ps, (size_t)(pe - ps), "://", 3);
+			if (ss) {
+				const char *a = ss + 3;
+				while (a < pe && *a != '/' && *a != '?' && *a != '#')
+					a++;
+				if (a < pe && *a == '/') {
+					ps = a;
+				} else {
+					ps = "/";
+					pe = ps + 1;
+					cut = 0;
+				}
+			}
+		}
+		const char *q = memchr(ps, '?', (size_t)(pe - ps));
+		if (q) {
+			pe = q;
+			cut = 0;
+		}
+		q = memchr(ps, '#', (size_t)(pe - ps));
+		if (q) {
+			pe = q;
+			cut = 0;
+		}
+		if (pe - ps > TRK_PATH_MAX) {
+			pe = ps + TRK_PATH_MAX;
+			cut = 1;
+		}
+		if (cut)
+			flags |= TRK_R_TRUNCATED;
+	}
+	struct trk_pend *p = rd_slot(c);
+	if (p) {
+		p->tag = s->on_request(s->ctx, m, ps, (size_t)(pe - ps), flags);
+		p->t_start = sd->t_mark;
+		p->method = (uint8_t)m;
+		p->flags = (uint8_t)flags;
+	}
+	c->rd.method = (uint8_t)m;
+	c->rd.flags = (uint8_t)flags;
+	c->rd.xflags = (uint8_t)((m == TRK_M_HEAD ? X_HEAD : 0) | (m == TRK_M_CONNECT ? X_CONNECT : 0));
+	sd->ver = (uint8_t)ver;
+	sd->hf = 0;
+	sd->cl = 0;
+	sd->body = 0;
+	if (ver == 9) {
+		c->rd.xflags |= X_V09 | X_CLOSE;
+		rd_publish(c);
+		rd_done(c);
+		return;
+	}
+	sd->state = S_HDR;
+}
+
+/* After the request's last body byte. */
+static void rd_msg_end(struct trk_conn *c)
+{
+	rd_body_note(c);
+	uint8_t x = c->rd.xflags;
+	if (x & X_CLOSE) {
+		rd_done(c);
+	} else if (x & (X_UPGRADE | X_CONNECT)) {
+		c->rd.s.state = S_WAIT;
+		c->rd.s.rem = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
+	} else {
+		c->rd.s.state = S_IDLE;
+	}
+}
+
+/* Empty line ending the request head: decide the body (RFC 9112 6.3). */
+static void rd_head_end(struct trk_conn *c, const struct trk_sink *s)
+{
+	struct trk_side *sd = &c->rd.s;
+	uint8_t hf = sd->hf;
+	int bad = 0;
+	sd->state = S_IDLE;
+	if (sd->ver == 1 ? (hf & HF_CLOSE) : !(hf & HF_KEEP))
+		c->rd.xflags |= X_CLOSE;
+	if (hf & HF_UPGRADE)
+		c->rd.xflags |= X_UPGRADE;
+	if (hf & HF_TE) {
+		if (!(hf & HF_CHUNKED)) {
+			s->on_error(s->ctx);
+			c->rd.xflags |= X_CLOSE;
+			rd_publish(c);
+			rd_done(c);
+			return;
+		}
+		if (hf & HF_CL)
+			bad = 1;
+		sd->state = S_CSIZE;
+	} else if (hf & HF_CLBAD) {
+		s->on_error(s->ctx);
+		c->rd.xflags |= X_CLOSE;
+		rd_publish(c);
+		rd_done(c);
+		return;
+	} else if ((hf & HF_CL) && sd->cl) {
+		sd->rem = sd->cl;
+		sd->state = S_BODY;
+	}
+	if (bad) {
+		s->on_error(s->ctx);
+		c->rd.xflags |= X_CLOSE;
+	}
+	rd_publish(c);
+	if (sd->state == S_IDLE)
+		rd_msg_end(c);
+}
+
+/* ---- the write side ---- */
+
+/* The oldest request without a response, when a response starts. */
+static void wr_take(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
+{
+	uint32_t t = atomic_load_explicit(&c->wr.tail, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_acquire);
+	if (h != t) {
+		const struct trk_pend *p = &c->ring[t % TRK_PENDING];
+		c->wr.kind = K_RING;
+		c->wr.tag = p->tag;
+		c->wr.method = p->method;
+		c->wr.flags = p->flags;
+		c->wr.xflags = p->xflags;
+		c->wr.t_start = p->t_start;
+	} else {
+		c->wr.kind = atomic_load_explicit(&c->sh.ovf, memory_order_acquire) ? K_OVF : K_ORPHAN;
+		c->wr.method = TRK_M_OTHER;
+		c->wr.flags = TRK_R_INVALID;
+		c->wr.xflags = X_UNANN;
+		c->wr.t_start = now;
+		s->on_error(s->ctx);
+	}
+	if (c->wr.xflags & X_UNANN) {
+		c->wr.flags |= TRK_R_INVALID;
+		c->wr.tag = s->on_request(s->ctx, c->wr.method, "", 0, c->wr.flags);
+	}
+	c->wr.s.misc |= WM_CUR;
+	c->wr.s.misc &= (uint8_t)~WM_CLOSE;
+	c->wr.status = 0;
+	c->wr.s.body = 0;
+}
+
+static void wr_report(struct trk_conn *c, uint64_t t_end, unsigned xflags, const struct trk_sink *s)
+{
+	struct trk_exchange x;
+	uint32_t t = atomic_load_explicit(&c->wr.tail, memory_order_relaxed);
+	x.tag = c->wr.tag;
+	x.method = c->wr.method;
+	x.flags = (uint8_t)(c->wr.flags | xflags);
+	x.status = c->wr.status;
+	x.req_body = c->wr.kind == K_RING
+			     ? atomic_load_explicit(&c->ring[t % TRK_PENDING].req_body, memory_order_relaxed)
+			     : 0;
+	x.resp_body = c->wr.s.body;
+	x.t_start = c->wr.t_start;
+	x.t_end = t_end;
+	s->on_exchange(s->ctx, &x);
+	if (c->wr.kind == K_RING)
+		atomic_store_explicit(&c->wr.tail, t + 1, memory_order_release);
+	else if (c->wr.kind == K_OVF)
+		atomic_fetch_sub_explicit(&c->sh.ovf, 1, memory_order_acq_rel);
+	c->wr.kind = K_NONE;
+	c->wr.s.misc &= (uint8_t)~WM_CUR;
+}
+
+/* The response's last byte went out at now. */
+static void wr_complete(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
+{
+	int close = (c->wr.s.misc & WM_CLOSE) || (c->wr.xflags & X_CLOSE);
+	wr_report(c, now, 0, s);
+	c->wr.s.state = S_IDLE;
+	if (close)
+		trk_stop(c);
+}
+
+static void wr_msg_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
+{
+	if (c->wr.s.misc & WM_DISCARD) {
+		c->wr.s.misc &= (uint8_t)~WM_DISCARD;
+		c->wr.s.state = S_IDLE;
+		return;
+	}
+	wr_complete(c, now, s);
+}
+
+/* The write side lost the stream: what is pending ends with the connection. */
+static void wr_lost(struct trk_conn *c, const struct trk_sink *s)
+{
+	s->on_error(s->ctx);
+	c->wr.s.state = S_DEAD;
+	trk_stop(c);
+}
+
+static void wr_status_line(struct trk_conn *c, const char *l, size_t n, const struct trk_sink *s)
+{
+	struct trk_side *sd = &c->wr.s;
+	int ver = n >= 8 ? trk_version(l, 8) : -1;
+	const char *q = l + 8, *e = l + n;
+	if (ver < 0 || q >= e || *q != ' ') {
+		wr_lost(c, s);
+		return;
+	}
+	while (q < e && *q == ' ')
+		q++;
+	if (e - q < 3 || q[0] < '1' || q[0] > '9' || q[1] < '0' || q[1] > '9' || q[2] < '0' || q[2] > '9' ||
+	    (e - q > 3 && q[3] != ' ' && q[3] != '\r' && q[3] != '\t')) {
+		wr_lost(c, s);
+		return;
+	}
+	c->wr.status = (uint16_t)((q[0] - '0') * 100 + (q[1] - '0') * 10 + (q[2] - '0'));
+	sd->ver = (uint8_t)ver;
+	sd->hf = 0;
+	sd->cl = 0;
+	sd->state = S_HDR;
+}
+
+static void wr_head_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
+{
+	struct trk_side *sd = &c->wr.s;
+	unsigned st = c->wr.status;
+	uint8_t hf = sd->hf;
+	uint8_t x = c->wr.xflags;
+	sd->body = 0;
+	if (st < 200 && st != 101) {
+		sd->state = S_IDLE; /* interim: the final response follows */
+		return;
+	}
+	if (st == 101 || ((x & X_CONNECT) && st < 300)) {
+		wr_report(c, now, 0, s);
+		sd->state = S_DEAD;
+		trk_stop(c);
+		return;
+	}
+	if (sd->ver == 1 ? (hf & HF_CLOSE) : !(hf & HF_KEEP))
+		sd->misc |= WM_CLOSE;
+	if ((x & X_HEAD) || st == 204 || st == 304) {
+		c->wr.hb_rem = 0;
+		sd->misc &= (uint8_t)~WM_HBCHUNK;
+		if (x & X_HEAD) {
+			if (hf & HF_TE)
+				sd->misc |= (hf & HF_CHUNKED) ? WM_HBCHUNK : 0;
+			else if ((hf & HF_CL) && !(hf & HF_CLBAD))
+				c->wr.hb_rem = sd->cl;
+		}
+		wr_complete(c, now, s);
+		return;
+	}
+	if (hf & HF_TE) {
+		if (hf & HF_CL)
+			s->on_error(s->ctx);
+		sd->state = (hf & HF_CHUNKED) ? S_CSIZE : S_CLOSE;
+	} else if (hf & HF_CLBAD) {
+		s->on_error(s->ctx);
+		sd->state = S_CLOSE;
+	} else if (hf & HF_CL) {
+		if (!sd->cl) {
+			wr_complete(c, now, s);
+			return;
+		}
+		sd->rem = sd->cl;
+		sd->state = S_BODY;
+	} else {
+		sd->state = S_CLOSE;
+	}
+	if (sd->state == S_CLOSE) {
+		sd->misc |= WM_CLOSE;
+		sd->t_mark = now;
+	}
+}
+
+/* ---- the engine ---- */
+
+static int trk_hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch |= 0x20;
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* A chunk-size line: 1*HEXDIG [ BWS ";" ext ]. Returns -1 if malformed. */
+static int trk_chunk_size(struct trk_side *sd, const char *l, size_t n)
+{
+	uint64_t x = 0;
+	size_t i = 0;
+	int d;
+	while (i < n && (d = trk_hexval(l[i])) >= 0) {
+		if (x >> 56)
+			return -1;
+		x = x << 4 | (uint64_t)d;
+		i++;
+	}
+	if (i == 0)
+		return -1;
+	while (i < n && trk_ows(l[i]))
+		i++;
+	if (i < n && l[i] != ';' && l[i] != '\r')
+		return -1;
+	sd->rem = x;
+	return 0;
+}
+
+/* One complete line of either side. */
+static void trk_line(struct trk_conn *c, int wr, const char *l, size_t n, int over, uint64_t now,
+		     const struct trk_sink *s)
+{
+	struct trk_side *sd = wr ? &c->wr.s : &c->rd.s;
+	const char *tl = sd->tail;
+	size_t tn = sd->tlen;
+	size_t m = n;
+	if (over) {
+		if (tn && tl[tn - 1] == '\r')
+			tn--;
+	} else if (m && l[m - 1] == '\r') {
+		m--;
+	}
+	switch (sd->state) {
+	case S_START:
+		if (wr)
+			wr_status_line(c, l, over ? n : m, s);
+		else
+			rd_start_line(c, l, over ? n : m, over, s);
+		break;
+	case S_HDR:
+		if (m == 0 && !over) {
+			if (wr)
+				wr_head_end(c, now, s);
+			else
+				rd_head_end(c, s);
+		} else if (trk_field(sd, l, m, tl, tn, over) < 0) {
+			s->on_error(s->ctx);
+		}
+		break;
+	case S_CSIZE:
+		if (trk_chunk_size(sd, l, m) < 0)
+			goto bad;
+		sd->state = sd->rem ? S_CDATA : S_TRAILER;
+		break;
+	case S_CEND:
+		if (m != 0 || over)
+			goto bad;
+		sd->state = S_CSIZE;
+		break;
+	case S_TRAILER:
+		if (m == 0 && !over) {
+			if (wr)
+				wr_msg_end(c, now, s);
+			else
+				rd_msg_end(c);
+		}
+		break;
+	}
+	return;
+bad:
+	if (wr) {
+		wr_lost(c, s);
+	} else {
+		s->on_error(s->ctx);
+		rd_body_note(c);
+		rd_done(c);
+	}
+}
+
+static void trk_hold(struct trk_side *sd, char *lb, size_t cap, const char *p, size_t k)
+{
+	size_t room = cap - sd->llen;
+	if (k <= room) {
+		memcpy(lb + sd->llen, p, k);
+		sd->llen = (uint16_t)(sd->llen + k);
+		return;
+	}
+	memcpy(lb + sd->llen, p, room);
+	sd->llen = (uint16_t)cap;
+	p += room;
+	k -= room;
+	if (!sd->over) {
+		sd->over = 1;
+		memcpy(sd->tail, lb + cap - sizeof sd->tail, sizeof sd->tail);
+		sd->tlen = sizeof sd->tail;
+	}
+	if (k >= sizeof sd->tail) {
+		memcpy(sd->tail, p + k - sizeof sd->tail, sizeof sd->tail);
+	} else {
+		memmove(sd->tail, sd->tail + k, sizeof sd->tail - k);
+		memcpy(sd->tail + sizeof sd->tail - k, p, k);
+	}
+}
+
+/* Feeds one direction: p..p+n, or n unseen bytes when p is NULL. */
+static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint64_t now,
+		    const struct trk_sink *s)
+{
+	struct trk_side *sd = wr ? &c->wr.s : &c->rd.s;
+	char *lb = wr ? c->wr.line : c->rd.line;
+	size_t cap = wr ? sizeof c->wr.line : sizeof c->rd.line;
+	const char *e = p ? p + n : NULL;
+
+	while (n) {
+		uint64_t k;
+		switch (sd->state) {
+		case S_BODY:
+		case S_CDATA:
+		case S_SKIP:
+			k = sd->rem < n ? sd->rem : n;
+			sd->rem -= k;
+			n -= k;
+			if (p)
+				p += k;
+			if (sd->state != S_SKIP)
+				sd->body += k;
+			if (sd->rem)
+				break;
+			if (sd->state == S_CDATA) {
+				sd->state = S_CEND;
+			} else if (sd->state == S_SKIP) {
+				sd->state = S_IDLE;
+			} else if (wr) {
+				wr_msg_end(c, now, s);
+			} else {
+				rd_msg_end(c);
+			}
+			break;
+		case S_CLOSE:
+			sd->body += n;
+			sd->t_mark = now;
+			return;
+		case S_DEAD:
+			return;
+		case S_WAIT:
+			/* A tunnel request: resume only if it was answered without one. */
+			if (trk_stopped(c))
+				return;
+			if (atomic_load_explicit(&c->wr.tail, memory_order_acquire) - (uint32_t)sd->rem < 0x80000000u &&
+			    c->rd.kind == K_RING) {
+				sd->state = S_IDLE;
+				break;
+			}
+			rd_done(c);
+			return;
+		case S_PV2:
+			if (!p) {
+				rd_done(c);
+				return;
+			}
+			if (sd->rem < 12) {
+				if ((unsigned char)*p == trk_pv2_sig[sd->rem]) {
+					sd->rem++;
+					p++;
+					n--;
+				} else if (sd->rem <= 4) {
+					sd->rem = 0;
+					sd->state = S_IDLE;
+				} else {
+					rd_unsupported(c, TRK_U_OTHER, s);
+					return;
+				}
+			} else {
+				unsigned char b = (unsigned char)*p++;
+				n--;
+				if (sd->rem == 12 && (b >> 4) != 2) {
+					rd_unsupported(c, TRK_U_OTHER, s);
+					return;
+				}
+				if (sd->rem >= 14)
+					sd->cl = sd->cl << 8 | b;
+				if (++sd->rem == 16) {
+					sd->rem = sd->cl & 0xffff;
+					sd->cl = 0;
+					sd->state = sd->rem ? S_SKIP : S_IDLE;
+				}
+			}
+			break;
+		case S_IDLE:
+			if (!p) {
+				if (!wr) {
+					rd_done(c);
+					return;
+				}
+				if (c->wr.hb_rem && !(sd->misc & WM_CUR)) {
+					sd->rem = c->wr.hb_rem;
+					c->wr.hb_rem = 0;
+					sd->state = S_SKIP;
+					break;
+				}
+				if (!(sd->misc & WM_CUR))
+					wr_take(c, now, s);
+				if (c->wr.xflags & X_V09) {
+					c->wr.status = 200;
+					sd->state = S_CLOSE;
+					sd->misc |= WM_CLOSE;
+					break;
+				}
+				wr_lost(c, s);
+				return;
+			}
+			while (p < e && (*p == '\r' || *p == '\n'))
+				p++;
+			n = (uint64_t)(e - p);
+			if (!n)
+				return;
+			if (!wr) {
+				if (!(sd->misc & RM_SEEN)) {
+					if ((unsigned char)*p == 0x16) {
+						rd_unsupported(c, TRK_U_TLS, s);
+						return;
+					}
+					if (!trk_tchar[(unsigned char)*p]) {
+						rd_unsupported(c, TRK_U_OTHER, s);
+						return;
+					}
+				}
+				sd->t_mark = now;
+			} else if (!(sd->misc & WM_CUR)) {
+				/* A HEAD response's body the server sent anyway. */
+				if (*p != 'H' && (c->wr.hb_rem || (sd->misc & WM_HBCHUNK))) {
+					if (c->wr.hb_rem) {
+						sd->rem = c->wr.hb_rem;
+						sd->state = S_SKIP;
+					} else {
+						sd->misc |= WM_DISCARD;
+						sd->state = S_CSIZE;
+					}
+					c->wr.hb_rem = 0;
+					sd->misc &= (uint8_t)~WM_HBCHUNK;
+					break;
+				}
+				c->wr.hb_rem = 0;
+				sd->misc &= (uint8_t)~WM_HBCHUNK;
+				wr_take(c, now, s);
+				if (c->wr.xflags & X_V09) {
+					c->wr.status = 200;
+					sd->state = S_CLOSE;
+					sd->misc |= WM_CLOSE;
+					sd->t_mark = now;
+					break;
+				}
+			}
+			sd->llen = 0;
+			sd->over = 0;
+			sd->tlen = 0;
+			sd->state = S_START;
+			break;
+		default: {
+			/* line states */
+			if (!p) {
+				if (wr)
+					wr_lost(c, s);
+				else
+					rd_done(c);
+				return;
+			}
+			const char *nl = memchr(p, '\n', (size_t)n);
+			if (!nl) {
+				trk_hold(sd, lb, cap, p, (size_t)n);
+				return;
+			}
+			if (sd->llen == 0 && !sd->over) {
+				trk_line(c, wr, p, (size_t)(nl - p), 0, now, s);
+			} else {
+				trk_hold(sd, lb, cap, p, (size_t)(nl - p));
+				trk_line(c, wr, lb, sd->llen, sd->over, now, s);
+			}
+			sd->llen = 0;
+			sd->over = 0;
+			sd->tlen = 0;
+			p = nl + 1;
+			n = (uint64_t)(e - p);
+			if (trk_stopped(c))
+				return;
+			break;
+		}
+		}
+	}
+}
+
+void trk_read(struct trk_conn *c, const void *buf, size_t n, uint64_t now, const struct trk_sink *s)
+{
+	if (!n || trk_stopped(c))
+		return; /* a half-close changes nothing here: responses still complete */
+	trk_run(c, 0, buf, n, now, s);
+	uint8_t st = c->rd.s.state;
+	if (st == S_BODY || st == S_CDATA || st == S_CSIZE || st == S_CEND)
+		rd_body_note(c);
+}
+
+void trk_readv(struct trk_conn *c, const struct iovec *iov, int iovcnt, size_t n, uint64_t now,
+	       const struct trk_sink *s)
+{
+	for (int i = 0; i < iovcnt && n; i++) {
+		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+		if (k)
+			trk_read(c, iov[i].iov_base, k, now, s);
+		n -= k;
+	}
+}
+
+void trk_write(struct trk_conn *c, const void *buf, size_t n, uint64_t now, const struct trk_sink *s)
+{
+	if (!n || trk_stopped(c))
+		return;
+	trk_run(c, 1, buf, n, now, s);
+}
+
+void trk_writev(struct trk_conn *c, const struct iovec *iov, int iovcnt, size_t n, uint64_t now,
+		const struct trk_sink *s)
+{
+	for (int i = 0; i < iovcnt && n; i++) {
+		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+		if (k)
+			trk_write(c, iov[i].iov_base, k, now, s);
+		n -= k;
+	}
+}
+
+void trk_write_opaque(struct trk_conn *c, uint64_t n, uint64_t now, const struct trk_sink *s)
+{
+	if (!n || trk_stopped(c))
+		return;
+	trk_run(c, 1, NULL, n, now, s);
+}
+
+void trk_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
+{
+	if (c->wr.s.misc & WM_CUR) {
+		if (c->wr.s.state == S_CLOSE)
+			wr_report(c, c->wr.s.t_mark, 0, s);
+		else
+			wr_report(c, now, TRK_X_ABORTED, s);
+	}
+	uint32_t t = atomic_load_explicit(&c->wr.tail, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
+	for (; t != h; t++) {
+		const struct trk_pend *p = &c->ring[t % TRK_PENDING];
+		if (p->xflags & X_UNANN)
+			continue; /* unparsable and unanswered: only its parse error counts */
+		struct trk_exchange x = {
+			.tag = p->tag,
+			.method = p->method,
+			.flags = (uint8_t)(p->flags | TRK_X_ABORTED),
+			.req_body = atomic_load_explicit(&p->req_body, memory_order_relaxed),
+			.t_start = p->t_start,
+			.t_end = now,
+		};
+		s->on_exchange(s->ctx, &x);
+	}
+	/* The request line was announced but its head never completed. */
+	uint8_t rs = c->rd.s.state;
+	if (c->rd.kind == K_RING && (rs == S_HDR)) {
+		const struct trk_pend *p = &c->ring[h % TRK_PENDING];
+		struct trk_exchange x = {
+			.tag = p->tag,
+			.method = p->method,
+			.flags = (uint8_t)(p->flags | TRK_X_ABORTED),
+			.t_start = p->t_start,
+			.t_end = now,
+		};
+		s->on_exchange(s->ctx, &x);
+	}
+	for (uint32_t o = atomic_load_explicit(&c->sh.ovf, memory_order_relaxed); o; o--) {
+		struct trk_exchange x = {
+			.tag = s->on_request(s->ctx, TRK_M_OTHER, "", 0, TRK_R_INVALID),
+			.method = TRK_M_OTHER,
+			.flags = TRK_R_INVALID | TRK_X_ABORTED,
+			.t_start = now,
+			.t_end = now,
+		};
+		s->on_exchange(s->ctx, &x);
+	}
+	trk_init(c);
+}
