@@ -16,6 +16,7 @@
 #include <string.h>
 
 #define RT_WORDS_MAX (ROUTE_MAX_TEMPLATES / 64)
+#define RT_INLINE static inline __attribute__((always_inline))
 #define RT_SEG_MAX (ROUTE_LABEL_MAX + 1)
 
 /* ---------------------------------------------------------------- hashing */
@@ -226,7 +227,7 @@ static inline void rt_copy(char *d, const char *p, size_t n)
 
 static void rt_put_clean_slow(struct rt_out *o, const char *str, size_t n);
 
-static inline void rt_put_clean(struct rt_out *o, const char *str, size_t n)
+RT_INLINE void rt_put_clean(struct rt_out *o, const char *str, size_t n)
 {
 	if (!o->full && n <= o->lim - o->len && rt_ascii(str, n)) {
 		rt_copy(o->p + o->len, str, n);
@@ -916,8 +917,6 @@ struct rt_walk {
 	uint64_t hits[RT_WORDS_MAX];
 };
 
-#define RT_INLINE static inline __attribute__((always_inline))
-
 RT_INLINE void rt_walk_init(struct rt_walk *w, const struct route_set *rs, unsigned W)
 {
 	w->rs = rs;
@@ -1069,7 +1068,8 @@ int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int 
 		/* the cut last segment of a truncated path says nothing reliable */
 		if (truncated && q == end)
 			break;
-		if (route_segment_is_id(s, n)) {
+		/* most segments are short words: settle those inline */
+		if ((n >= 8 || rt_class[(unsigned char)*s] & RC_DIGIT) && route_segment_is_id(s, n)) {
 			if (!o.full && o.lim - o.len >= 4)
 				o.idpos = o.len + 1;
 			rt_put(&o, "{id}", 4);
