@@ -94,7 +94,7 @@ struct tt_xp {
 struct tt_case {
 	const char *name;
 	struct tt_step st[TT_MAXSTEP];
-	struct tt_xp x[24];
+	struct tt_xp x[32];
 	int nx;
 	int errors;
 	int uns;  /* expected unsupported reason, -1 none */
@@ -565,4 +565,97 @@ Test(tracker, method_names)
 	cr_assert_str_eq(trk_method_name(TRK_M_CONNECT), "CONNECT");
 	cr_assert_str_eq(trk_method_name(TRK_M_OTHER), "_OTHER");
 	cr_assert_str_eq(trk_method_name(99), "_OTHER");
+}
+
+/* Pipelining deeper than the ring: requests past TRK_PENDING are answered
+ * as _OTHER/_INVALID in order, each with a parse error, none lost. */
+static char tt_reqs[2][4096], tt_rsps[2][4096];
+
+static size_t tt_build(char *dst, int from, int to, int rsp, int *offs)
+{
+	size_t n = 0;
+	for (int i = from; i < to; i++) {
+		if (offs)
+			offs[i - from] = (int)n;
+		if (rsp)
+			n += (size_t)sprintf(dst + n, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%0*d", i % 10 + 1,
+					     i % 10 + 1, 0);
+		else
+			n += (size_t)sprintf(dst + n, "POST /r%d HTTP/1.1\r\nContent-Length: 2\r\n\r\nxy", i);
+	}
+	return n;
+}
+
+Test(tracker, pipelining_deeper_than_the_ring)
+{
+	static struct tt_case tc;
+	static char paths[32][16];
+	int qo[32], ro[32];
+	memset(&tc, 0, sizeof tc);
+	tc.name = "20 pipelined, then 20 answers";
+	size_t qn = tt_build(tt_reqs[0], 0, 20, 0, qo);
+	size_t rn = tt_build(tt_rsps[0], 0, 20, 1, ro);
+	tc.st[0] = (struct tt_step){ 'r', tt_reqs[0], qn, 0 };
+	tc.st[1] = (struct tt_step){ 'w', tt_rsps[0], rn, 0 };
+	tc.st[2] = (struct tt_step){ 'e', NULL, 0, 0 };
+	for (int i = 0; i < 20; i++) {
+		sprintf(paths[i], "/r%d", i);
+		int ovf = i >= TRK_PENDING;
+		tc.x[i] = (struct tt_xp){ ovf ? TRK_M_OTHER : TRK_M_POST, ovf ? "" : paths[i], ovf ? TRK_R_INVALID : 0,
+					  200, ovf ? 0 : 2, (uint64_t)(i % 10 + 1), ovf ? 1 : 0, ovf ? ro[i] : qo[i], 1,
+					  (i < 19 ? ro[i + 1] : (int)rn) - 1 };
+	}
+	tc.nx = 20;
+	tc.errors = 20 - TRK_PENDING;
+	tc.uns = -1;
+	tc.idle = 0;
+	tt_all_modes(&tc, 20);
+
+	/* The ring drains while later requests still queue behind the counted ones. */
+	memset(&tc, 0, sizeof tc);
+	tc.name = "20 pipelined, 10 answers, 5 more, 15 answers";
+	qn = tt_build(tt_reqs[0], 0, 20, 0, qo);
+	size_t qn2 = tt_build(tt_reqs[1], 20, 25, 0, qo + 20);
+	rn = tt_build(tt_rsps[0], 0, 10, 1, ro);
+	size_t rn2 = tt_build(tt_rsps[1], 10, 25, 1, ro + 10);
+	tc.st[0] = (struct tt_step){ 'r', tt_reqs[0], qn, 0 };
+	tc.st[1] = (struct tt_step){ 'w', tt_rsps[0], rn, 0 };
+	tc.st[2] = (struct tt_step){ 'r', tt_reqs[1], qn2, 0 };
+	tc.st[3] = (struct tt_step){ 'w', tt_rsps[1], rn2, 0 };
+	tc.st[4] = (struct tt_step){ 'e', NULL, 0, 0 };
+	for (int i = 0; i < 25; i++) {
+		sprintf(paths[i], "/r%d", i);
+		int ovf = i >= TRK_PENDING;
+		int ws = i < 10 ? 1 : 3;
+		int wend = i == 9 ? (int)rn : i == 24 ? (int)rn2 : ro[i + 1];
+		tc.x[i] = (struct tt_xp){ ovf ? TRK_M_OTHER : TRK_M_POST, ovf ? "" : paths[i], ovf ? TRK_R_INVALID : 0,
+					  200, ovf ? 0 : 2, (uint64_t)(i % 10 + 1), ovf ? ws : (i < 20 ? 0 : 2),
+					  ovf ? ro[i] : qo[i], ws, wend - 1 };
+	}
+	tc.nx = 25;
+	tc.errors = 25 - TRK_PENDING;
+	tc.uns = -1;
+	tc.idle = 0;
+	tt_all_modes(&tc, 20);
+}
+
+/* Timestamps follow the calls that carried the bytes, not the step. */
+Test(tracker, timestamps_follow_the_calls)
+{
+	struct tt_rec *r = calloc(1, sizeof *r);
+	struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, r };
+	struct trk_conn c;
+	trk_init(&c);
+	trk_read(&c, "\r\n", 2, 5, &s);
+	trk_read(&c, "GET /t HTTP/1.1\r\nHo", 19, 10, &s);
+	trk_read(&c, "st: x\r\n\r\n", 9, 20, &s);
+	trk_write(&c, "HTTP/1.1 200 OK\r\n\r\nab", 21, 30, &s);
+	trk_write(&c, "cd", 2, 40, &s);
+	trk_read(&c, "", 0, 45, &s);
+	trk_end(&c, 50, &s);
+	cr_assert_eq(r->nx, 1);
+	cr_assert_eq(r->x[0].t_start, 10);
+	cr_assert_eq(r->x[0].t_end, 40);
+	cr_assert_eq(r->x[0].resp_body, 4);
+	free(r);
 }
