@@ -209,7 +209,7 @@ static void conn_finish(struct shim_conn *c)
 
 /* ---- listeners and accepted connections ---- */
 
-static unsigned conn_classify(int fd, int *is_tcp)
+static unsigned conn_classify(int fd, int *is_tcp, uint16_t *lport)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
@@ -232,13 +232,15 @@ static unsigned conn_classify(int fd, int *is_tcp)
 	}
 	/* A listener's cid slot holds its local port. */
 	shim_fd_set(fd, bits, port);
+	*lport = port;
 	return bits;
 }
 
 void shim_conn_listening(int fd)
 {
 	int is_tcp;
-	conn_classify(fd, &is_tcp);
+	uint16_t port;
+	conn_classify(fd, &is_tcp, &port);
 	if (is_tcp && !shim_family_owns_fd(fd))
 		shim_family_listening();
 }
@@ -246,9 +248,12 @@ void shim_conn_listening(int fd)
 void shim_conn_accepted(int lfd, int fd)
 {
 	unsigned lb = shim_fd_bits(lfd) & (SHIM_FD_LQ | SHIM_FD_LN);
-	if (!lb) {
+	uint16_t lport;
+	if (lb) { /* cached: lfd is within the table */
+		lport = (uint16_t)__atomic_load_n(&shim_fd_cid[lfd], __ATOMIC_RELAXED);
+	} else {
 		int is_tcp;
-		lb = conn_classify(lfd, &is_tcp);
+		lb = conn_classify(lfd, &is_tcp, &lport);
 	}
 	if (shim_fd_bits(fd))
 		shim_conn_drop_fd(fd); /* closed behind our back (raw syscall, glibc internals) */
@@ -267,7 +272,7 @@ void shim_conn_accepted(int lfd, int fd)
 	c->refs = 1;
 	c->io_pid = 0;
 	c->counted_pid = shim_fd_pid;
-	c->lport = (uint16_t)__atomic_load_n(&shim_fd_cid[lfd < (int)shim_fd_cap ? lfd : 0], __ATOMIC_RELAXED);
+	c->lport = lport;
 	c->off = 0;
 	shim_fd_set(fd, SHIM_FD_CONN, idx);
 	reg_add(shim.reg, REG_C_CONN_ACCEPTED, 1);
