@@ -26,14 +26,22 @@ E 1
 CONNS -1
 X
 
-# Two free ports; only the first is listed.
-read -r pa pb < <(python3 -c '
+# Two free ports; only the first is listed. A port found free may be taken
+# by the time the scenario binds it: try again with new ones.
+free_pair() {
+	python3 -c '
 import socket
 s = [socket.socket() for _ in range(2)]
 for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
-RUN_ENV=(PROMSHIM_PORTS=$pa)
-run ports "$pa" "$pb"
+print(*[x.getsockname()[1] for x in s])'
+}
+for attempt in 1 2 3 4 5; do
+	read -r pa pb < <(free_pair)
+	RUN_ENV=(PROMSHIM_PORTS=$pa)
+	if (run ports "$pa" "$pb") >"$OUT.try" 2>&1; then break; fi
+	grep -q 'errno 98' "$OUT.try" || { cat "$OUT.try"; rm -f "$OUT.try"; exit 1; }
+done
+rm -f "$OUT.try"
 expect_log "PROMSHIM_PORTS=$pa" <<'X'
 I 1
 ACCEPTED
@@ -47,7 +55,13 @@ binds=$(awk '$2 == "BINDS" {print $3}' "$LOG.pids" | tr '\n' ' ')
 echo "ok: bind() reaches the family with its address"
 
 RUN_ENV=(PROMSHIM_PORTS=$pb)
-run ports "$pa" "$pb"
+for attempt in 1 2 3 4 5; do
+	if (run ports "$pa" "$pb") >"$OUT.try" 2>&1; then break; fi
+	grep -q 'errno 98' "$OUT.try" || { cat "$OUT.try"; rm -f "$OUT.try"; exit 1; }
+	read -r pa pb < <(free_pair)
+	RUN_ENV=(PROMSHIM_PORTS=$pb)
+done
+rm -f "$OUT.try"
 expect_log "PROMSHIM_PORTS=$pb" <<'X'
 I 1
 ACCEPTED
