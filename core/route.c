@@ -1069,7 +1069,7 @@ int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int 
 		if (truncated && q == end)
 			break;
 		/* most segments are short words: settle those inline */
-		if ((n >= 8 || rt_class[(unsigned char)*s] & RC_DIGIT) && route_segment_is_id(s, n)) {
+		if ((n >= 8 || (n && rt_class[(unsigned char)*s] & RC_DIGIT)) && route_segment_is_id(s, n)) {
 			if (!o.full && o.lim - o.len >= 4)
 				o.idpos = o.len + 1;
 			rt_put(&o, "{id}", 4);

@@ -302,6 +302,36 @@ Test(route_parse, too_many_templates)
 	free(text);
 }
 
+/* Every mode on paths copied into buffers of their exact size, so that a
+ * read past the end shows under AddressSanitizer. */
+Test(route_tmpl, no_read_past_the_path)
+{
+	static const char *const paths[] = {"", "/", "//", "///", "/a/", "/12/", "/users/", "/users/42/",
+					    "/static", "/abcdefgh/", "/abcdefghij/1234567/", "x/", "/a\xC3"};
+	void *mem;
+	size_t size = route_seen_size(64);
+	mem = calloc(1, size);
+	struct route_seen *t = route_seen_init(mem, size, 64, 3);
+	struct route_set *rs = rt_parse("/users/{id},/static/**,/a/*/");
+	struct route_set *ex = rt_parse("/b/**");
+	struct route_ctx modes[4] = {{rs, ex, 0, NULL}, {rs, ex, 1, NULL}, {rs, ex, 1, t}, {NULL, NULL, 1, t}};
+	char out[ROUTE_LABEL_MAX];
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		size_t n = strlen(paths[i]);
+		char *p = malloc(n ? n : 1);
+		memcpy(p, paths[i], n);
+		for (int m = 0; m < 4; m++)
+			for (int tr = 0; tr < 2; tr++) {
+				int r = route_resolve(&modes[m], p, n, tr, out, sizeof out);
+				cr_assert(r >= 1 && out[0] == '/', "'%s' mode %d", paths[i], m);
+			}
+		free(p);
+	}
+	route_set_free(rs);
+	route_set_free(ex);
+	free(mem);
+}
+
 /* ------------------------------------------------------------ heuristic */
 
 static int rt_id(const char *s)
