@@ -49,3 +49,25 @@ WO 1 10
 E 1
 CONNS -1
 X
+
+# A _FORTIFY_SOURCE build (as Debian builds servers) reads through
+# __read_chk and __recv_chk where the length is not a constant.
+gcc "${CFL[@]}" -D_FORTIFY_SOURCE=2 -o $T/hk_prog_fortify tests/shim/progs/hk_prog.c -ldl
+nm -D $T/hk_prog_fortify | grep -q ' U __recv_chk' || { echo "FAIL: fortified build does not call __recv_chk"; exit 1; }
+nm -D $T/hk_prog_fortify | grep -q ' U __read_chk' || { echo "FAIL: fortified build does not call __read_chk"; exit 1; }
+PROG=$T/hk_prog_fortify run sysclose
+expect_log "fortified recv (__recv_chk) and syscall close" <<'X'
+I 1
+ACCEPTED
+CONNS +1
+R 1 3 one
+E 1
+CONNS -1
+I 2
+ACCEPTED
+CONNS +1
+R 2 3 two
+E 2
+CONNS -1
+CLOSING 6 6
+X

@@ -38,7 +38,7 @@ run() {
 	: >"$LOG"
 	local rc=0
 	timeout 20 env "${RUN_ENV[@]}" PROMSHIM_TEST_LOG="$LOG.raw" LD_PRELOAD="$PWD/$T/librec.so" \
-		"$T/hk_prog" "$@" >"$OUT" || rc=$?
+		"${PROG:-$T/hk_prog}" "$@" >"$OUT" || rc=$?
 	if [ -e "$LOG.raw" ]; then
 		cut -d' ' -f2- "$LOG.raw" | grep -v -e '^BINDS' -e '^LISTENING' >"$LOG" || true
 		mv "$LOG.raw" "$LOG.pids"
