@@ -6,6 +6,7 @@
 # un-instrumented Python upstream) in the right bucket.
 . "$(dirname "$0")/lib.sh"
 e2e_init
+[ "$(id -u)" = 0 ] || skip "needs root: the server drops privileges to www-data"
 need_prog /usr/sbin/apache2 /usr/bin/python3
 MODS=/usr/lib/apache2/modules
 

@@ -5,6 +5,7 @@
 # un-instrumented Python upstream) in the right bucket.
 . "$(dirname "$0")/lib.sh"
 e2e_init
+[ "$(id -u)" = 0 ] || skip "needs root: the server drops privileges to www-data"
 need_prog /usr/sbin/lighttpd /usr/bin/python3
 
 PORT=$(free_port)
