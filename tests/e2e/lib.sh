@@ -41,7 +41,7 @@ e2e_cleanup() {
 		for f in "$E2E_WORK"/*.log "$E2E_WORK"/*/*.log; do
 			[ -s "$f" ] || continue
 			echo "--- tail of $(basename "$f")" >&2
-			tail -n 15 "$f" >&2
+			tail -n 6 "$f" >&2
 		done
 	fi
 	[ -n "$E2E_WORK" ] && [ -z "${E2E_KEEP:-}" ] && rm -rf "$E2E_WORK"
