@@ -12,3 +12,10 @@ if [ "$got" != "$want" ]; then
 	printf 'FAIL: got:\n%s\nwant:\n%s\n' "$got" "$want"; exit 1
 fi
 echo "ok: calls before the constructor work"
+
+# The same with the whole library: its constructor, family and exporter
+# hooks must be just as safe before they are set up.
+make -s build/libpromshim.so >&2
+got=$(timeout 20 env LD_PRELOAD="$PWD/build/libpromshim.so $PWD/$T/libearly.so" /bin/true)
+[ "$got" = "EARLY ok" ] || { printf 'FAIL: whole library: got:\n%s\n' "$got"; exit 1; }
+echo "ok: the same before the whole library's constructor"
