@@ -40,7 +40,7 @@ nginx_conf() {
 	done
 	cat >"$d/nginx.conf" <<CONF
 worker_processes $workers;
-daemon off;
+daemon ${NGINX_DAEMON:-off};
 pid $d/nginx.pid;
 error_log $d/error.log warn;
 $envs
@@ -69,14 +69,20 @@ http {
 CONF
 }
 
-# nginx_start DIR [PREFIX...]: start nginx (daemon off) in its own group;
-# sets SERVER_PID (the master) and waits for the port and WORKERS workers.
+# nginx_start DIR [PREFIX...]: start nginx in its own group (NGINX_DAEMON=on:
+# as a daemon); sets SERVER_PID (the master) and waits for the port and WORKERS workers.
 nginx_start() {
 	local d=$1
 	shift
 	start_group "$d/stderr.log" "$@" /usr/sbin/nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf"
 	SERVER_PID=$STARTED_PID
-	wait_listen 10 "$PORT" "$SERVER_PID" "nginx"
+	if [ "${NGINX_DAEMON:-off}" = on ]; then
+		# The master is the daemon's grandchild, in a session of its own.
+		wait_for 10 "nginx's pid file" file_nonempty "$d/nginx.pid"
+		SERVER_PID=$(cat "$d/nginx.pid")
+		track_pid "$SERVER_PID"
+	fi
+	SERVER_DAEMON=1 wait_listen 10 "$PORT" "$SERVER_PID" "nginx"
 	wait_for 10 "nginx workers" has_children "$SERVER_PID" "${WORKERS:-2}"
 }
 
