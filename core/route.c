@@ -421,6 +421,11 @@ struct route_seen {
 	struct rs_slot slot[];
 };
 
+/* Members of the family share the table through MAP_SHARED memory: its
+ * atomics must not fall back to locks inside one process. */
+_Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0), "64-bit atomics must be lock-free");
+_Static_assert(__atomic_always_lock_free(sizeof(uint32_t), 0), "32-bit atomics must be lock-free");
+
 static unsigned rs_round(unsigned slots)
 {
 	unsigned n = 16;

@@ -479,6 +479,23 @@ Test(route_collapse, matched_and_excluded_paths_use_no_place)
 	munmap(mem, route_seen_size(1024));
 }
 
+Test(route_collapse, off_and_truncated_paths_use_no_place)
+{
+	void *mem;
+	struct route_seen *t = rt_seen(64, 1, &mem);
+	struct route_ctx off = {NULL, NULL, 0, t}, on = {NULL, NULL, 1, t};
+	cr_assert_str_eq(rt_res(&off, "/a", 0), "/a");
+	cr_assert_str_eq(rt_res(&off, "/b", 0), "/b");
+	/* the cut segment of a truncated path is never recorded */
+	cr_assert_str_eq(rt_res(&on, "/cut-here", 1), "/...");
+	cr_assert_str_eq(rt_res(&on, "/c", 0), "/c");
+	cr_assert_str_eq(rt_res(&on, "/d", 0), "/*");
+	cr_assert_str_eq(rt_res(&on, "/c/cut", 1), "/c/...");
+	cr_assert_str_eq(rt_res(&on, "/c/e", 0), "/c/e");
+	cr_assert_str_eq(rt_res(&on, "/c/f", 0), "/c/*");
+	munmap(mem, route_seen_size(64));
+}
+
 Test(route_collapse, zero_collapses_everything)
 {
 	void *mem;
