@@ -13,9 +13,19 @@
  * become U+FFFD) and at most ROUTE_LABEL_MAX bytes (longer ones are cut and
  * end in "...").
  *
+ * Matching rules: segments are the '/'-separated pieces after the leading
+ * '/', compared byte for byte (case-sensitive, no percent-decoding). `{name}`
+ * and `*` need a non-empty segment; `**` matches zero or more segments, so
+ * `**` after `/static` matches `/static`, `/static/` and `/static/a/b`. A path that
+ * does not start with '/' is read as if it did and an empty path is "/", so
+ * every label starts with '/' and never equals a reserved route (`*`,
+ * `_CONNECT`, `_INVALID`, `_OTHER`). A path the tracker truncated matches
+ * only through a `**` covering its cut segment; otherwise its cut segment
+ * becomes "..." (heuristic on) or the label ends in "..." (off).
+ *
  * Template sets are compiled once (in the constructor; this allocates);
  * resolving a path is one pass over its segments, no backtracking, no
- * allocation.
+ * allocation, no lock, no system call.
  */
 #ifndef PROMSHIM_CORE_ROUTE_H
 #define PROMSHIM_CORE_ROUTE_H
@@ -33,10 +43,13 @@
 struct route_set;  /* compiled templates, immutable once built */
 struct route_seen; /* shared table of literal segments seen per position */
 
-/* Compile templates from text: separated by commas or newlines; blank lines
- * and lines starting with '#' are ignored. On error returns -1 and writes a
- * one-line reason (naming the bad template) into err. *out is NULL for an
- * empty text. */
+/* Compile templates from text: separated by commas or newlines, blanks
+ * around each trimmed; blank lines and lines starting with '#' are ignored.
+ * On error returns -1 and writes one line such as
+ * "template '/users/{id': unbalanced '{'" into err (the caller prefixes the
+ * variable). *out is NULL for an empty text. A template starts with '/', is
+ * at most ROUTE_LABEL_MAX bytes, and holds only RFC 3986 path characters
+ * and %XX escapes besides whole-segment `{name}`, `*` and a final `**`. */
 int route_set_parse(struct route_set **out, const char *text, size_t len, char *err, size_t errlen);
 void route_set_free(struct route_set *rs);
 
