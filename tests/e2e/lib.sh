@@ -40,7 +40,7 @@ e2e_cleanup() {
 		local f
 		for f in "$E2E_WORK"/*.log "$E2E_WORK"/*/*.log; do
 			[ -s "$f" ] || continue
-			echo "--- tail of $(basename "$f")" >&2
+			echo "--- tail of ${f#"$E2E_WORK"/}" >&2
 			tail -n 6 "$f" >&2
 		done
 	fi
@@ -162,7 +162,7 @@ make_docroot() {
 #     run; the access log agrees again; /metrics exactly as the traffic
 #     implies; the scrape passes promtool.
 e2e_flow() {
-	local slow=() mode
+	local slow=() mode conns
 	[ -n "${SLOW_PATH:-}" ] && slow=(--slow "$SLOW_PATH")
 	for mode in bare shim; do
 		mkdir -p "$E2E_WORK/$mode"
@@ -175,6 +175,7 @@ e2e_flow() {
 		wait_listen 15 "$PORT" "$SERVER_PID" "$mode server"
 		if [ $mode = shim ]; then
 			wait_for 10 "/metrics on port $MPORT" port_open "$MPORT"
+			conns=$("${TRAFFIC[@]}" idleconns "$MPORT") || fail "no idle connection count"
 		fi
 		"${TRAFFIC[@]}" run "$PORT" "$E2E_WORK/$mode.json" "${slow[@]}" >"$E2E_WORK/$mode.traffic" ||
 			fail "$mode run: traffic failed"
@@ -191,6 +192,7 @@ e2e_flow() {
 	done
 	"${TRAFFIC[@]}" compare "$E2E_WORK/bare.json" "$E2E_WORK/shim.json" || fail "responses differ"
 	"${TRAFFIC[@]}" check "$E2E_WORK/shim.json" "$MPORT" ${SLOW_PATH:+--slow-route "$SLOW_PATH"} \
+		--conns-before "$conns" \
 		--save "$E2E_WORK/scrape.txt" || fail "metrics"
 	if command -v promtool >/dev/null; then
 		promtool check metrics <"$E2E_WORK/scrape.txt" >"$E2E_WORK/promtool.out" 2>&1 ||

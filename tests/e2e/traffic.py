@@ -9,8 +9,9 @@ Standard library only.
   traffic.py run PORT OUT.json [--slow PATH] [--no-abort]
   traffic.py compare BARE.json SHIM.json
   traffic.py check RUN.json METRICS_PORT [--access-log FILE --log-format F]
-                   [--slow-route R] [--timeout S]
+                   [--slow-route R] [--conns-before N] [--timeout S]
   traffic.py logcheck RUN.json ACCESS_LOG [--log-format F]
+  traffic.py idleconns METRICS_PORT
   traffic.py failover METRICS_PORT PORT PID [--within S]
   traffic.py promquery RUN.json PROM_PORT [--query Q] [--timeout S]
   traffic.py scrape METRICS_PORT [PATH]
@@ -393,9 +394,23 @@ def series(m, name, keys):
     return got
 
 
-def problems(results, m, slow_route):
+def gauge(m, name):
+    v = m.get(name, {}).get(frozenset())
+    return None if v is None else int(v)
+
+
+def problems(results, m, slow_route, conns_before=None):
     counts, aborts, _ = expected(results)
     errs = []
+    if conns_before is not None:
+        # Every connection of the mix was accepted once and is closed now.
+        want = conns_before + len({r["conn"] for r in results})
+        acc = gauge(m, "http_connections_accepted_total")
+        if acc != want:
+            errs.append("http_connections_accepted_total: expected %d, scraped %s" % (want, acc))
+        for g in ("http_connections_open", "http_requests_in_flight"):
+            if gauge(m, g) != 0:
+                errs.append("%s: expected 0 once the traffic is over, scraped %s" % (g, gauge(m, g)))
     got = series(m, "http_requests_total", ("method", "route", "status_code"))
     for k in sorted(set(counts) | set(got)):
         if counts.get(k, 0) != got.get(k, 0):
@@ -491,7 +506,7 @@ def check(args):
     while True:
         try:
             text = scrape(args.metrics_port)
-            errs = problems(results, parse_metrics(text), args.slow_route)
+            errs = problems(results, parse_metrics(text), args.slow_route, args.conns_before)
         except (OSError, ValueError) as e:
             text, errs = "", ["scrape failed: %s" % e]
         if not errs or time.monotonic() > end:
@@ -524,6 +539,27 @@ def dead(pid):
             return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except OSError:
         return True
+
+
+def idle_conns(args):
+    """http_connections_accepted_total once the server is idle (nothing open,
+    nothing in flight, the value steady): the base the check adds the mix's
+    connections to."""
+    end = time.monotonic() + args.timeout
+    last = None
+    while time.monotonic() < end:
+        try:
+            m = parse_metrics(scrape(args.metrics_port))
+        except (OSError, ValueError):
+            m = {}
+        acc = gauge(m, "http_connections_accepted_total")
+        if (acc is not None and acc == last and gauge(m, "http_connections_open") == 0
+                and gauge(m, "http_requests_in_flight") == 0):
+            print(acc)
+            return
+        last = acc
+        time.sleep(0.2)
+    die("the server never went idle: http_connections_accepted_total %s" % last)
 
 
 def failover(args):
@@ -628,6 +664,10 @@ def main():
     g.add_argument("access_log")
     g.add_argument("--log-format", default="common", choices=sorted(LOG_FORMATS))
     g.add_argument("--timeout", type=float, default=5.0)
+    k.add_argument("--conns-before", type=int)
+    i = sub.add_parser("idleconns")
+    i.add_argument("metrics_port", type=int)
+    i.add_argument("--timeout", type=float, default=5.0)
     f = sub.add_parser("failover")
     f.add_argument("metrics_port", type=int)
     f.add_argument("port", type=int)
@@ -652,6 +692,8 @@ def main():
         check(a)
     elif a.cmd == "logcheck":
         logcheck(json.load(open(a.results)), a.access_log, a.log_format, a.timeout)
+    elif a.cmd == "idleconns":
+        idle_conns(a)
     elif a.cmd == "failover":
         failover(a)
     elif a.cmd == "promquery":
