@@ -81,7 +81,7 @@ class Req:
     _INVALID)."""
 
     def __init__(self, method, target, route, kind="count", headers=(), body=b"",
-                 version="HTTP/1.1", raw=None, name=None):
+                 version="HTTP/1.1", raw=None, name=None, req_body=None):
         self.method = method
         self.route = route
         self.kind = kind
@@ -94,6 +94,7 @@ class Req:
                 h += "%s: %s\r\n" % (k, v)
             self.raw = h.encode() + b"\r\n" + body
         self.head_only = method == "HEAD"
+        self.req_body = req_body if req_body is not None else len(body)
 
 
 def chunked(body, sizes):
@@ -135,7 +136,7 @@ def the_mix(slow):
     conns.append(("post-chunked", [
         Req("POST", u23, "/users/{id}", headers=[
             ("Content-Type", "application/octet-stream"),
-            ("Transfer-Encoding", "chunked")], body=chunked(cbody, [10, 20, 6])),
+            ("Transfer-Encoding", "chunked")], body=chunked(cbody, [10, 20, 6]), req_body=len(cbody)),
     ]))
     conns.append(("pipelined", [[
         Req("GET", u17, "/users/{id}"),
@@ -194,8 +195,10 @@ class Conn:
         return out
 
     def response(self, head_only):
-        """Read one response; returns (status, head bytes, body bytes)."""
+        """Read one response; returns (status, head bytes, body bytes as
+        framed); self.decoded is the body's length without chunk framing."""
         head = b""
+        self.decoded = None
         while True:
             ln = self.line()
             head += ln
@@ -213,12 +216,14 @@ class Conn:
                 hdrs[k.strip().lower()] = v.strip()
         if head_only or status in (204, 304) or status < 200:
             return status, head, b""
+        self.decoded = 0
         if "chunked" in hdrs.get("transfer-encoding", "").lower():
             body = b""
             while True:
                 szl = self.line()
                 body += szl
                 n = int(szl.split(b";")[0].strip(), 16)
+                self.decoded += n
                 if n == 0:
                     while True:
                         t = self.line()
@@ -305,7 +310,8 @@ def run(port, slow, out, with_abort):
                         last_modified = mm.group(1) if mm else None
                     rec.update(status=status, head=masked(head),
                                body_sha=hashlib.sha256(body).hexdigest(), body_len=len(body),
-                               seconds=time.monotonic() - t0)
+                               resp_body=len(body) if not conn.decoded else conn.decoded,
+                               req_body=r.req_body, seconds=time.monotonic() - t0)
                     results.append(rec)
                 if conn is None:
                     break
@@ -439,6 +445,20 @@ def problems(results, m, slow_route, conns_before=None):
         if aborts.get(k, 0) != ga.get(k, 0):
             errs.append("http_requests_aborted_total%s: expected %d, scraped %s"
                         % (k, aborts.get(k, 0), ga.get(k, "nothing")))
+    # Body bytes each way, summed per series (chunked: decoded length).
+    for hname, field in (("http_request_size_bytes", "req_body"), ("http_response_size_bytes", "resp_body")):
+        want = {}
+        for r in results:
+            if r["kind"] != "abort":
+                k = (r["method"], r["route"], str(r["status"]))
+                want[k] = want.get(k, 0) + r[field]
+        hs = series(m, hname + "_sum", ("method", "route", "status_code"))
+        hn = series(m, hname + "_count", ("method", "route", "status_code"))
+        for k in sorted(set(want) | set(hs)):
+            if hs.get(k) != want.get(k):
+                errs.append("%s_sum%s: expected %s, scraped %s" % (hname, k, want.get(k), hs.get(k)))
+            if hn.get(k) != got.get(k):
+                errs.append("%s_count%s = %s but counter = %s" % (hname, k, hn.get(k), got.get(k)))
     if slow_route:
         sums = series(m, "http_request_duration_seconds_sum", ("method", "route", "status_code"))
         for k, c in counts.items():
