@@ -290,7 +290,7 @@ def callgrind_total(tmp, preload, n, path):
     try:
         wait_port(port, 60)
         keepalive_client(port, n, path)
-        p.send_signal(signal.SIGQUIT)
+        p.send_signal(signal.SIGTERM)
         p.wait(timeout=60)
     finally:
         if p.poll() is None:
