@@ -114,8 +114,16 @@ static int trk_stopped(struct trk_conn *c)
 
 /* ---- small text helpers ---- */
 
+/* a equals lower ignoring ASCII case (lower is lowercase). */
 static int trk_ieq(const char *a, const char *lower, size_t n)
 {
+	uint64_t x, y;
+	for (; n >= 8; n -= 8, a += 8, lower += 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, lower, 8);
+		if ((x | 0x2020202020202020ull) != y)
+			return 0;
+	}
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)(a[i] | 0x20) != (unsigned char)lower[i])
 			return 0;
@@ -165,8 +173,13 @@ static unsigned trk_tokens(const char *v, const char *e, int *last_chunked)
  * start and tl..tn its last bytes. Returns -1 for a line that is not a field. */
 static int trk_field(struct trk_side *sd, const char *l, size_t n, const char *tl, size_t tn, int over)
 {
-	if (trk_ows(l[0]))
-		return 0; /* obsolete line folding: never continues a framing field we act on */
+	unsigned c0 = (unsigned char)l[0] | 0x20;
+	if (c0 != 'c' && c0 != 't' && c0 != 'u') {
+		/* not a name we act on: only check it is a field at all */
+		if (trk_ows(l[0]))
+			return 0; /* obsolete line folding */
+		return memchr(l, ':', n) && l[0] != ':' ? 0 : -1;
+	}
 	const char *colon = memchr(l, ':', n);
 	if (!colon || colon == l)
 		return -1;
@@ -210,7 +223,13 @@ static int trk_field(struct trk_side *sd, const char *l, size_t n, const char *t
 		break;
 	case 10:
 		if ((l[0] | 0x20) == 'c' && trk_ieq(l, "connection", 10)) {
-			sd->hf |= (uint8_t)trk_tokens(v, e, NULL);
+			trk_trim(&v, &e);
+			if (e - v == 10 && trk_ieq(v, "keep-alive", 10))
+				sd->hf |= HF_KEEP;
+			else if (e - v == 5 && trk_ieq(v, "close", 5))
+				sd->hf |= HF_CLOSE;
+			else
+				sd->hf |= (uint8_t)trk_tokens(v, e, NULL);
 			if (over)
 				sd->hf |= (uint8_t)trk_tokens(tl, tl + tn, NULL);
 		}
@@ -977,6 +996,22 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 				return;
 			}
 			if (sd->llen == 0 && !sd->over) {
+				/* the common case: header lines in place, without the general dispatch */
+				while (sd->state == S_HDR) {
+					size_t len = (size_t)(nl - p);
+					if (len && nl[-1] == '\r')
+						len--;
+					if (!len)
+						break;
+					if (trk_field(sd, p, len, NULL, 0, 0) < 0)
+						s->on_error(s->ctx);
+					p = nl + 1;
+					nl = memchr(p, '\n', (size_t)(e - p));
+					if (!nl) {
+						trk_hold(sd, lb, cap, p, (size_t)(e - p));
+						return;
+					}
+				}
 				trk_line(c, wr, p, (size_t)(nl - p), 0, now, s);
 			} else {
 				trk_hold(sd, lb, cap, p, (size_t)(nl - p));
