@@ -68,7 +68,12 @@ struct trk_sink {
 	 * reduced, not NUL-terminated, at most TRK_PATH_MAX bytes) and TRK_R_*
 	 * flags. Returns a tag the tracker hands back in the exchange. For an
 	 * unparsable request answered by the server, on_request is called with
-	 * TRK_R_INVALID when the response starts, with an empty path. */
+	 * TRK_R_INVALID when the response starts, with an empty path: then it
+	 * runs on the write side's thread. Called when the request line is
+	 * complete; every request announced ends in exactly one on_exchange
+	 * (completed or TRK_X_ABORTED) by the time trk_end returns. A request
+	 * line cut across reads keeps TRK_RLINE bytes: method, SP and up to
+	 * TRK_PATH_MAX path bytes (an absolute-form host eats into that). */
 	uint32_t (*on_request)(void *ctx, unsigned method, const char *path, size_t len, unsigned flags);
 	/* An exchange finished (response complete) or was cut off (TRK_X_ABORTED). */
 	void (*on_exchange)(void *ctx, const struct trk_exchange *x);
