@@ -134,6 +134,7 @@ class Load:
         self.lock = threading.Lock()
         self.sent = self.completed = self.errors = 0
         self.statuses = {}
+        self.keys = {}
         self.stop = threading.Event()
         self.rng = random.Random(seed)
 
@@ -142,6 +143,7 @@ class Load:
         c = None
         sent = completed = errors = 0
         statuses = {}
+        keys = {}
         while not self.stop.is_set():
             try:
                 if c is None:
@@ -152,6 +154,8 @@ class Load:
                 status, close = c.response(method == "HEAD")
                 completed += 1
                 statuses[status] = statuses.get(status, 0) + 1
+                k = "%s %s %d" % (method, path, status)
+                keys[k] = keys.get(k, 0) + 1
                 if close:
                     c.close()
                     c = None
@@ -169,6 +173,8 @@ class Load:
             self.errors += errors
             for s, n in statuses.items():
                 self.statuses[s] = self.statuses.get(s, 0) + n
+            for s, n in keys.items():
+                self.keys[s] = self.keys.get(s, 0) + n
 
 
 def chaos(stop, pid, sig, every, rng, record):
@@ -244,12 +250,27 @@ def load(a):
     if after < 20:
         die("the server stopped serving: %d of 20 requests after the load" % after)
     out = {"sent": ld.sent, "completed": ld.completed, "errors": ld.errors,
-           "statuses": ld.statuses, "signals": len(record), "signal": a.signal if a.chaos else None, "base": base}
+           "statuses": ld.statuses, "keys": ld.keys, "signals": len(record), "signal": a.signal if a.chaos else None, "base": base}
     with open(a.out, "w") as f:
         json.dump(out, f)
     print("load: %d sent, %d completed, %d connection errors, %d signals (%s), %.0f req/s"
           % (ld.sent, ld.completed, ld.errors, len(record), a.signal if a.chaos else "none",
              ld.completed / a.seconds))
+
+
+def shortfall(r, m):
+    """Series the client completed more often than the scrape (or base)
+    shows: where counts went missing."""
+    got = traffic.series(m, "http_requests_total", ("method", "route", "status_code"))
+    out = []
+    for k, n in sorted(r.get("keys", {}).items()):
+        method, path, status = k.split(" ")
+        have = got.get((method, path, status), 0)
+        if have < n:
+            out.append("%s: client completed %d, scraped %d" % (k, n, have))
+    ab = traffic.series(m, "http_requests_aborted_total", ("method", "route"))
+    out += ["aborted %s %s: %d" % (k[0], k[1], v) for k, v in sorted(ab.items()) if v]
+    return out
 
 
 def settle(a):
@@ -284,8 +305,8 @@ def settle(a):
         # thread); nothing else may go missing.
         lost = r["signals"] if r.get("signal") == "KILL" else 0
         if tot < r["completed"] - lost:
-            die("counted %d < %d responses the client fully received (less %d kills)"
-                % (tot, r["completed"], lost))
+            die("counted %d < %d responses the client fully received (less %d kills)\n  %s"
+                % (tot, r["completed"], lost, "\n  ".join(shortfall(r, m))))
         if tot + ab > r["sent"]:
             die("counted %d + aborted %d > %d requests sent" % (tot, ab, r["sent"]))
     for labels, v in m.get("http_requests_total", {}).items():
