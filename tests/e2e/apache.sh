@@ -57,9 +57,7 @@ DirectoryIndex index.html
 LogFormat "%h %l %u %t \"%r\" %>s %b" common
 CustomLog $d/access.log common
 ProxyPass /slow http://127.0.0.1:$UPPORT/slow
-<Location /slow>
-	Require all granted
-</Location>
+ProxyPass /chunked http://127.0.0.1:$UPPORT/chunked
 CONF
 	} >"$d/httpd.conf"
 	start_group "$d/stderr.log" "${pre[@]}" /usr/sbin/apache2 -f "$d/httpd.conf" -DFOREGROUND

@@ -34,7 +34,7 @@ server.groupname = "www-data"
 accesslog.filename = "$d/access.log"
 index-file.names = ("index.html")
 mimetype.assign = (".html" => "text/html", ".bin" => "application/octet-stream", "" => "application/octet-stream")
-\$HTTP["url"] == "/slow" {
+\$HTTP["url"] =~ "^/(slow|chunked)(\\?|\$)" {
 	proxy.server = ("" => (("host" => "127.0.0.1", "port" => $UPPORT)))
 }
 CONF

@@ -51,6 +51,7 @@ http {
 		listen 127.0.0.1:$PORT;
 		root $E2E_WORK/root;
 		location = /slow { proxy_pass http://127.0.0.1:$UPPORT; }
+		location = /chunked { proxy_pass http://127.0.0.1:$UPPORT; }
 	}
 }
 CONF

@@ -2,8 +2,9 @@
 """tests/e2e/pyserver.py — the Python server the end-to-end tests and the
 demo instrument: http.server's ThreadingHTTPServer and
 SimpleHTTPRequestHandler speaking HTTP/1.1 (keep-alive), plus POST (with a
-Content-Length or a chunked body) and a /slow route that answers after a
-known delay, so a duration has a known bucket.
+Content-Length or a chunked body), a /slow route that answers after a
+known delay, so a duration has a known bucket, and a /chunked route whose
+body has no length (chunked, or close-delimited for HTTP/1.0).
 
   pyserver.py PORT DOCROOT [SLOW_SECONDS]
 """
@@ -30,10 +31,32 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(body)
 
     def do_GET(self):
-        if self.path.split("?")[0] == "/slow":
+        path = self.path.split("?")[0]
+        if path == "/slow":
             time.sleep(SLOW)
             return self._reply(200, b"slept\n")
+        if path == "/chunked":
+            return self._chunked()
         return super().do_GET()
+
+    def _chunked(self):
+        # A body of unknown length: chunked to an HTTP/1.1 client, ended by
+        # the close for an HTTP/1.0 one.
+        parts = [b"first part\n", b"second, longer part\n" * 3, b"last\n"]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        if self.request_version == "HTTP/1.1":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for p in parts:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(p), p))
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+            self.end_headers()
+            for p in parts:
+                self.wfile.write(p)
 
     def do_POST(self):
         n = 0

@@ -155,7 +155,11 @@ def the_mix(slow):
     conns.append(("abort", [Req("GET", "/big.bin", "/big.bin", kind="abort",
                                 name="GET /big.bin aborted")]))
     if slow:
+        # A server with the delayed route also has /chunked (both come from
+        # pyserver.py, directly or proxied).
         conns.append(("slow", [Req("GET", slow, slow)]))
+        conns.append(("chunked", [Req("GET", "/chunked?part=all", "/chunked")]))
+        conns.append(("close-delimited", [Req("GET", "/chunked", "/chunked", version="HTTP/1.0")]))
     return conns
 
 
@@ -317,7 +321,7 @@ def run(port, slow, out, with_abort):
                     break
             if conn is not None:
                 # Let a server that closes (HTTP/1.0, errors) do so first.
-                if re.search(r"(?im)^connection:\s*close", head.decode("latin-1")) or cname == "http10":
+                if re.search(r"(?im)^connection:\s*close", head.decode("latin-1")) or cname in ("http10", "close-delimited"):
                     conn.wait_close()
                 conn.close()
         except (OSError, EOFError, ValueError) as e:
