@@ -420,8 +420,18 @@ static enum MHD_Result exp_handle(void *cls, struct MHD_Connection *c, const cha
 	(void)cls;
 	(void)version;
 	(void)upload;
-	(void)upload_size;
-	(void)req_ctx;
+	/* Answer once the whole request is in (the first call only has its
+	 * head, a body is discarded): a response queued earlier makes
+	 * libmicrohttpd close the connection, and scrapers keep theirs alive. */
+	static int seen_head;
+	if (!*req_ctx) {
+		*req_ctx = &seen_head;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
 	if (strcmp(url, "/metrics") != 0)
 		return exp_plain(c, MHD_HTTP_NOT_FOUND, "Not Found\n", 0);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)

@@ -2,7 +2,7 @@
 # tests/shim/test_exporter_endpoint.sh — SPEC 6 endpoint: GET and HEAD
 # /metrics in text 0.0.4 (promtool-valid), OpenMetrics when asked, gzip
 # when allowed (the gzip body reused within a second), 404 elsewhere, 405
-# for other methods, scrapes counted, the exporter's own traffic never
+# for other methods, keep-alive, scrapes counted, the exporter's own traffic never
 # counted as the host's, the family's process figures summed.
 source "$(dirname "$0")/progs/fam_lib.sh"
 
@@ -53,7 +53,14 @@ for m in POST PUT DELETE OPTIONS; do
 	[ "$c" = 405 ] || fail "$m /metrics answered $c, want 405"
 	grep -qi '^allow: GET, HEAD' "$WORK/h" || fail "$m /metrics: no Allow header"
 done
+c=$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' -X POST --data 'a=1&b=2' "http://127.0.0.1:$M/metrics")
+[ "$c" = 405 ] || fail "POST with a body answered $c, want 405"
 ok "405 for other methods"
+
+# Scrapers keep their connection: the second request reuses the first's.
+k=$(curl -s --max-time 2 -o /dev/null -o /dev/null -w '%{num_connects} ' "http://127.0.0.1:$M/metrics" "http://127.0.0.1:$M/metrics")
+[ "$k" = "1 0 " ] || fail "keep-alive: connects per request '$k', want '1 0 '"
+ok "keep-alive"
 
 PROM_ACCEPT='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
 curl -s --max-time 2 -D "$WORK/h" -H "Accept: $PROM_ACCEPT" -o "$WORK/om.txt" "http://127.0.0.1:$M/metrics"
