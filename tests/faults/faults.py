@@ -648,6 +648,17 @@ def fdprobe(a):
                 held.append(c)
             except (OSError, EOFError, ValueError):
                 break
+        if a.mport:
+            # The serving process (the master) still has fds to spare.
+            try:
+                m = traffic.parse_metrics(scrape(a.mport))
+            except (OSError, ValueError) as e:
+                die("/metrics during the exhaustion: %s" % e)
+            print("fdprobe: /metrics answers with %d connections held, %d open by its count"
+                  % (len(held), gauge(m, "http_connections_open")), file=sys.stderr)
+            if gauge(m, "http_connections_open") != len(held):
+                die("http_connections_open %d with %d connections accepted and held"
+                    % (gauge(m, "http_connections_open"), len(held)))
         print(len(held))
     finally:
         for c in held:
@@ -709,6 +720,7 @@ def main():
     x.add_argument("port", type=int)
     x.add_argument("--path", default="/")
     x.add_argument("--max", type=int, default=400)
+    x.add_argument("--mport", type=int)
     x = sub.add_parser("count")
     x.add_argument("port", type=int)
     x.add_argument("n", type=int)
