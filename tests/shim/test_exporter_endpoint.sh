@@ -62,6 +62,24 @@ k=$(curl -s --max-time 2 -o /dev/null -o /dev/null -w '%{num_connects} ' "http:/
 [ "$k" = "1 0 " ] || fail "keep-alive: connects per request '$k', want '1 0 '"
 ok "keep-alive"
 
+# A fork while a scrape connection stays open: the child closes its copy of
+# every exporter fd (else the connection would outlive the server's close).
+python3 -c 'import socket,sys,time
+s=socket.create_connection(("127.0.0.1",int(sys.argv[1])),2)
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"); s.recv(100); time.sleep(4)' "$M" &
+holder=$!
+sleep 0.3
+master=$PID
+old=$(pgrep -P "$master" | head -n 1)
+kill -KILL "$old"
+try_for 5 bash -c "[ \$(pgrep -P $master | grep -vx $old | wc -l) = 2 ]" || fail "the master did not respawn a worker"
+for w in $(pgrep -P "$master"); do
+	high=$(ls "/proc/$w/fd" | awk '$1 >= 900' | tr '\n' ' ')
+	[ -z "$high" ] || fail "worker $w forked during an open scrape holds exporter fds: $high"
+done
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+ok "a fork during an open scrape connection leaves the child no exporter fd"
+
 PROM_ACCEPT='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
 curl -s --max-time 2 -D "$WORK/h" -H "Accept: $PROM_ACCEPT" -o "$WORK/om.txt" "http://127.0.0.1:$M/metrics"
 grep -qi '^content-type: application/openmetrics-text; version=1.0.0' "$WORK/h" || fail "OpenMetrics content type: $(cat "$WORK/h")"

@@ -6,6 +6,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 LIB=${PROMSHIM_LIB:-$PWD/build/libpromshim.so}
+# A sanitizer-built library needs its runtime preloaded first.
+PRELOAD=${PROMSHIM_SAN_RT:+$PROMSHIM_SAN_RT:}$LIB
 T=build/shimtest
 SRV=$T/fam_srv
 GROUPS_STARTED=()
@@ -58,7 +60,7 @@ start() {
 	shift
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
-	setsid env LD_PRELOAD="$LIB" "${envs[@]}" "$SRV" "$@" >"$logf" 2>&1 </dev/null &
+	setsid env LD_PRELOAD="$PRELOAD" "${envs[@]}" "$SRV" "$@" >"$logf" 2>&1 </dev/null &
 	PID=$!
 	disown "$PID"
 	GROUPS_STARTED+=("$PID")
