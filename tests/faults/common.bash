@@ -6,6 +6,12 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
 
+# Work dirs one level down: a sweep of stale top-level temp dirs by a
+# concurrent job cannot pull one from under a running test.
+TMPDIR=${TMPDIR:-/tmp}/promshim-faults
+mkdir -p "$TMPDIR" && chmod 755 "$TMPDIR"
+export TMPDIR
+
 FAULTS_DIR=$E2E_ROOT/tests/faults
 FP=(python3 "$FAULTS_DIR/faults.py")
 SOAK=${FAULTS_SOAK:-0}

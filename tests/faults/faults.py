@@ -339,7 +339,8 @@ def hostile_cases(proxy):
     binary = bytes([1]) + bytes(rng.getrandbits(8) for _ in range(4095))
     get = b"GET / HTTP/1.1\r\n" + H + b"\r\n"
     post = b"POST / HTTP/1.1\r\n" + H
-    # kind: valid (no parse error), malformed (parse errors grow),
+    # kind: valid (no parse error), malformed (parse errors grow), invalid
+    # (malformed request line: also counted under route _INVALID),
     # any (the server decides; only the common checks), tls/h2c/other
     # (one unsupported connection of that reason, nothing counted).
     cases = [
@@ -354,9 +355,9 @@ def hostile_cases(proxy):
                                   + b"".join(b"X-H%d: v\r\n" % i for i in range(5000)) + b"\r\n"]),
         ("nul-in-path", "any", [b"GET /a\x00b HTTP/1.1\r\n" + H + b"\r\n"]),
         ("invalid-utf8-path", "valid", [b"GET /caf\xc3\xa9/\xff\xfe HTTP/1.1\r\n" + H + b"\r\n"]),
-        ("garbage-method", "malformed", [b"G@T / HTTP/1.1\r\n" + H + b"\r\n"]),
+        ("garbage-method", "invalid", [b"G@T / HTTP/1.1\r\n" + H + b"\r\n"]),
         ("unknown-method", "valid", [b"FROB / HTTP/1.1\r\n" + H + b"\r\n"]),
-        ("garbage-line", "malformed", [b"\x7f\x7f\x7f nonsense\r\n\r\n"]),
+        ("garbage-line", "invalid", [b"this is not http\r\n\r\n"]),
         ("cl-negative", "malformed", [post + b"Content-Length: -1\r\n\r\n"]),
         ("cl-overflow", "malformed", [post + b"Content-Length: 99999999999999999999999\r\n\r\nabc"]),
         ("cl-duplicate", "malformed", [post + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"]),
@@ -474,11 +475,15 @@ def hostile(a):
         outs = run_case(port, spec)
         rec = {"name": name, "kind": kind,
                "out": [DATE.sub(rb"\1: X", o).decode("latin-1") for o in outs],
-               "responses": sum(len(STATUS.findall(o)) for o in outs) + (1 if name == "http09" else 0)}
+               "responses": sum(len(STATUS.findall(o)) for o in outs)}
+        if name == "http09" and outs[0]:
+            rec["responses"] = 1  # an HTTP/0.9 response has no status line
         if a.mport:
             after = wait_quiet(a.mport)
             text = scrape(a.mport)
-            rec["text"] = text
+            if a.save_dir:
+                with open(os.path.join(a.save_dir, "%02d-%s.txt" % (len(results), name)), "w") as f:
+                    f.write(text)
             after = traffic.parse_metrics(text)
             rec["quiet"] = [gauge(after, "http_requests_in_flight"), gauge(after, "http_connections_open")]
             d = {}
@@ -504,6 +509,7 @@ def hostile(a):
 def hcompare(a):
     bare = json.load(open(a.bare))
     shim = json.load(open(a.shim))
+    known = dict(k.split("=", 1) for k in a.known)
     errs = []
     for b, s in zip(bare, shim):
         n, kind, d = s["name"], s["kind"], s["delta"]
@@ -527,9 +533,9 @@ def hcompare(a):
             errs.append("%s: well-formed input gave %d parse errors" % (n, d["parse_errors"]))
         if kind == "valid" and d["invalid"] != 0:
             errs.append("%s: well-formed input counted %d times under _INVALID" % (n, d["invalid"]))
-        if kind == "malformed" and d["parse_errors"] < 1:
+        if kind in ("malformed", "invalid") and d["parse_errors"] < 1:
             errs.append("%s: malformed input, parse errors did not grow" % n)
-        if kind == "malformed" and d["invalid"] != s["responses"]:
+        if kind == "invalid" and d["invalid"] != s["responses"]:
             errs.append("%s: %d responses to malformed input, %d counted under _INVALID"
                         % (n, s["responses"], d["invalid"]))
         if n == "unknown-method" and d["other_method"] != 1:
@@ -540,8 +546,18 @@ def hcompare(a):
                 errs.append("%s: new routes %r, expected [%r]" % (n, s["routes"], want))
     if len(bare) != len(shim):
         errs.append("bare ran %d cases, shim %d" % (len(bare), len(shim)))
-    if errs:
+    # A case listed as a known bug fails the run only as a skip (77), and
+    # only when nothing else failed.
+    mine = [e for e in errs if e.split(":", 1)[0] not in known]
+    hit = sorted({e.split(":", 1)[0] for e in errs} & set(known))
+    if mine:
         die("hostile input:\n  " + "\n  ".join(errs))
+    for k in sorted(set(known) - set(hit)):
+        print("hostile input: %s passes now; known bug fixed? (%s)" % (k, known[k]))
+    if hit:
+        print("hostile input: known bugs:\n  " + "\n  ".join(errs), file=sys.stderr)
+        print("KNOWN BUG: " + "; ".join("%s: %s" % (k, known[k]) for k in hit))
+        sys.exit(77)
     print("hostile input: %d cases, responses identical, metrics as expected" % len(shim))
 
 
@@ -706,9 +722,11 @@ def main():
     x.add_argument("out")
     x.add_argument("--mport", type=int)
     x.add_argument("--proxy-port", type=int)
+    x.add_argument("--save-dir")
     x = sub.add_parser("hcompare")
     x.add_argument("bare")
     x.add_argument("shim")
+    x.add_argument("--known", action="append", default=[], metavar="CASE=REASON")
     x = sub.add_parser("scan")
     x.add_argument("port", type=int)
     x.add_argument("mport", type=int)
