@@ -66,9 +66,14 @@ static void *exp_lib;
 
 /* Everything below is guarded by exp_lock, except the fd bitmap, which the
  * hooks read lock-free. The serving thread takes the lock around each step
- * of work, never while it waits in select(), so a fork waits at most for
- * one scrape to render. */
+ * of work, never while it waits in select().
+ *
+ * exp_fork_lock is what the fork handlers take: held only while an fd is
+ * created and marked ours (or closed and unmarked) and during dlopen, so a
+ * fork never waits for a render, a child's bitmap names every exporter fd
+ * it inherited, and no child inherits a half-loaded library. */
 static pthread_mutex_t exp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t exp_fork_lock = PTHREAD_MUTEX_INITIALIZER;
 static int exp_listen_fd = -1;
 static int exp_wake_fd = -1;
 static struct MHD_Daemon *exp_d;
@@ -177,8 +182,10 @@ static void exp_close_owned(int fd)
 {
 	if (fd < 0)
 		return;
+	pthread_mutex_lock(&exp_fork_lock);
 	exp_bit_set(fd, 0);
 	shim_real.close(fd);
+	pthread_mutex_unlock(&exp_fork_lock);
 }
 
 /* Forget the daemon (never stopped: after a fork its state is the parent's,
@@ -264,22 +271,25 @@ void exp_give_up(void)
 
 void exp_atfork_prepare(void)
 {
-	pthread_mutex_lock(&exp_lock);
+	pthread_mutex_lock(&exp_fork_lock);
 }
 
 void exp_atfork_parent(void)
 {
-	pthread_mutex_unlock(&exp_lock);
+	pthread_mutex_unlock(&exp_fork_lock);
 }
 
 void exp_atfork_child(void)
 {
 	/* No thread serves here: close the parent's listening and scrape
-	 * sockets, or scrapes would queue on a socket nobody accepts from. */
+	 * sockets, or scrapes would queue on a socket nobody accepts from.
+	 * The parent's thread may have held exp_lock: start afresh. */
+	pthread_mutex_init(&exp_lock, NULL);
+	pthread_mutex_init(&exp_fork_lock, NULL);
+	exp_in_select = 0;
 	exp_drop_locked(1, 0);
 	memset(exp_gzc, 0, sizeof exp_gzc);
 	memset(&exp_text, 0, sizeof exp_text);
-	pthread_mutex_init(&exp_lock, NULL);
 }
 
 /* ---- libmicrohttpd ---- */
@@ -476,14 +486,16 @@ static int exp_open_listener_locked(void)
 {
 	if (fam_host_took())
 		return -EADDRINUSE;
+	pthread_mutex_lock(&exp_fork_lock);
 	int fd = socket(shim.cfg.listen.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0)
+		fd = exp_move_high(fd);
+	int e = errno;
+	pthread_mutex_unlock(&exp_fork_lock);
 	if (fd < 0)
-		return -errno;
+		return -e;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	fd = exp_move_high(fd);
-	if (fd < 0)
-		return -errno;
 	if (shim_real.bind(fd, (const struct sockaddr *)&shim.cfg.listen, shim.cfg.listen_len) < 0 ||
 	    shim_real.listen(fd, 64) < 0) {
 		int e = errno;
@@ -496,12 +508,14 @@ static int exp_open_listener_locked(void)
 
 static int exp_open_wake_locked(void)
 {
+	pthread_mutex_lock(&exp_fork_lock);
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd >= 0)
+		fd = exp_move_high(fd);
+	int e = errno;
+	pthread_mutex_unlock(&exp_fork_lock);
 	if (fd < 0)
-		return -errno;
-	fd = exp_move_high(fd);
-	if (fd < 0)
-		return -errno;
+		return -e;
 	__atomic_store_n(&exp_wake_fd, fd, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -527,11 +541,15 @@ static void exp_accept_locked(void)
 			return;
 		struct sockaddr_storage sa;
 		socklen_t salen = sizeof sa;
+		pthread_mutex_lock(&exp_fork_lock);
 		int c = shim_real.accept4(exp_listen_fd, (struct sockaddr *)&sa, &salen,
 					  SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (c < 0)
+		int again = c >= 0;
+		if (c >= 0)
+			c = exp_move_high(c);
+		pthread_mutex_unlock(&exp_fork_lock);
+		if (!again)
 			return;
-		c = exp_move_high(c);
 		if (c < 0)
 			continue;
 		/* On failure the daemon closes the socket itself. */
@@ -606,9 +624,9 @@ void exp_serve(void)
 	exp_self = 1;
 	/* Under the lock the fork handlers take: a fork in the middle of
 	 * dlopen would leave the child a half-loaded library. */
-	pthread_mutex_lock(&exp_lock);
+	pthread_mutex_lock(&exp_fork_lock);
 	int loaded = exp_load();
-	pthread_mutex_unlock(&exp_lock);
+	pthread_mutex_unlock(&exp_fork_lock);
 	if (loaded < 0)
 		return;
 	char where[80];
