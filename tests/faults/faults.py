@@ -572,15 +572,23 @@ def rss_kib(pid):
 
 
 def rand_url(rng):
-    alpha = "abcdefghijklmnopqrstuvwxyz0123456789-_.~%"
-    segs = ["".join(rng.choice(alpha) for _ in range(rng.randint(1, 12))) for _ in range(rng.randint(1, 4))]
+    # Well-formed paths only (valid %XX escapes, no dot segments): every
+    # request must reach a 404 on a kept-alive connection.
+    alpha = "abcdefghijklmnopqrstuvwxyz0123456789-_~"
+    segs = []
+    for _ in range(rng.randint(1, 4)):
+        seg = "".join(rng.choice(alpha) if rng.random() < 0.95 else "%%%02X" % rng.randint(0x21, 0x7e)
+                      for _ in range(rng.randint(1, 12)))
+        segs.append(seg)
     q = "?q=%d" % rng.getrandbits(32) if rng.random() < 0.2 else ""
     return "/" + "/".join(segs) + q
 
 
-def scan_batch(port, n, rng, conns=4, batch=100):
+def scan_batch(port, n, rng, conns=4, batch=8):
     """Send n random requests pipelined over conns connections; returns the
-    number of responses (each request gets exactly one)."""
+    number of responses (each request gets exactly one). Batches stay
+    within the tracker's 16-deep pending queue: floods deeper than that are
+    hostile.sh's business, the scan is about cardinality and memory."""
     got = 0
     per = [n // conns + (1 if i < n % conns else 0) for i in range(conns)]
     for k in per:
