@@ -27,4 +27,13 @@ idlefds=$(ls "/proc/$idle/fd" | awk '$1 < 900' | sort -n | tr '\n' ' ')
 want=$(printf '%s\n' $idlefds 3 | sort -n | tr '\n' ' ')
 [ "$low" = "$want" ] || fail "serving process low fds '$low', want '$want' (the idle process's plus the listener)"
 ok "listening: libmicrohttpd loaded, one shim thread"
+
+# PROMSHIM_LISTEN=off: the same listening server, no exporter at all.
+P2=$(free_port)
+start "$WORK/off.log" PROMSHIM_LISTEN=off -- serve "$P2" 0
+try_for 10 port_open "$P2" || fail "the server with PROMSHIM_LISTEN=off does not listen"
+sleep 0.3
+[ "$(ls "/proc/$PID/task" | wc -l)" = 1 ] || fail "PROMSHIM_LISTEN=off: more than one thread"
+! grep -q microhttpd "/proc/$PID/maps" || fail "PROMSHIM_LISTEN=off: libmicrohttpd mapped"
+ok "PROMSHIM_LISTEN=off: no thread, no libmicrohttpd"
 exit 0

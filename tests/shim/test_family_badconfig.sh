@@ -17,6 +17,7 @@ for bad in "PROMSHIM_LISTEN=bogus" "PROMSHIM_LISTEN=127.0.0.1:99999" "PROMSHIM_M
 	[ "$lines" = 1 ] || { cat "$WORK/bad.log"; fail "$bad: $lines promshim lines, want 1"; }
 	grep '^promshim\[' "$WORK/bad.log" | grep -q "$var" || fail "$bad: the line does not name $var: $(cat "$WORK/bad.log")"
 	master=$(cat "$WORK/pid.$P")
+	grep -q "^promshim\[$master\]: " "$WORK/bad.log" || fail "$bad: the line is not prefixed promshim[$master]: "
 	[ -z "$(shim_threads "$master")" ] || fail "$bad: a shim thread runs although the configuration is bad"
 	echo "$bad -> $(grep '^promshim\[' "$WORK/bad.log")"
 	kill -KILL -- "-$PID"

@@ -8,6 +8,8 @@
  *                                  (prints "bound PORT2" or the bind error)
  *           [closeall DELAY_MS]    after DELAY_MS, close every fd above the
  *                                  listener (close_range), as daemons do
+ *   fam_srv perconn PORT          fork per connection: the master accepts,
+ *                                 a child answers, lingers 2 s and exits
  *   fam_srv idle SECONDS          never listens: sleeps, then exits
  *   fam_srv fullmask              prints the SigBlk a thread shows after
  *                                 pthread_sigmask(SIG_SETMASK, all signals)
@@ -118,6 +120,26 @@ int main(int argc, char **argv)
 	if (argc >= 3 && !strcmp(argv[1], "idle")) {
 		sleep((unsigned)atoi(argv[2]));
 		return 0;
+	}
+	if (argc >= 3 && !strcmp(argv[1], "perconn")) {
+		signal(SIGCHLD, SIG_IGN);
+		int l = open_listener(atoi(argv[2]));
+		if (l < 0)
+			die("bind");
+		for (;;) {
+			int c = accept(l, NULL, NULL);
+			if (c < 0)
+				continue;
+			pid_t p = fork();
+			if (p == 0) {
+				close(l);
+				answer(c);
+				close(c);
+				sleep(2);
+				_exit(0);
+			}
+			close(c);
+		}
 	}
 	if (argc < 4 || strcmp(argv[1], "serve") != 0) {
 		fprintf(stderr, "usage: fam_srv serve PORT NWORKERS [daemon] [pidfile F] [block-usr1]\n");
