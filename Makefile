@@ -56,6 +56,9 @@ bench: deps-bench
 fuzz: deps-test
 	scripts/fuzz $(FUZZ_SECONDS)
 
+soak: deps-test
+	scripts/soak
+
 install: all
 	install -D -m 755 $(B)/libpromshim.so $(DESTDIR)$(PREFIX)/lib/promshim/libpromshim.so
 	install -D -m 755 $(B)/promshim-check $(DESTDIR)$(PREFIX)/lib/promshim/promshim-check
