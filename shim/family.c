@@ -16,8 +16,9 @@
  *    master after nginx `daemon on`, `apachectl start`);
  *  - when it accepts connections (shim_family_check(1) from the accept
  *    hooks: a prefork worker);
- *  - when its parent is gone (shim_family_check(0) from other hooks: a
- *    daemon that double-forked and never forks again, lighttpd).
+ *  - when its parent is gone, or is the session leader of a daemon's
+ *    fork-setsid-fork and does not serve (shim_family_check(0) from close
+ *    and dup2: a daemon that never forks again, lighttpd without -D).
  * A process must have been able to listen (it listened, inherited a
  * listening socket across exec, or descends from one that did) to qualify.
  */
@@ -150,7 +151,10 @@ void shim_family_check_slow(int accepting)
 {
 	if (!__atomic_load_n(&shim_family_pending, __ATOMIC_ACQUIRE))
 		return;
-	if (accepting || getppid() != fam_parent)
+	/* The second fork of a daemon (fork, setsid, fork): the parent is the
+	 * session leader it made and is about to exit, and it does not serve. */
+	if (accepting || getppid() != fam_parent ||
+	    (getsid(0) == fam_parent && __atomic_load_n(&F->server_pid, __ATOMIC_ACQUIRE) != fam_parent))
 		fam_start_thread(1);
 }
 

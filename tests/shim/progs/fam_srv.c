@@ -16,6 +16,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -184,6 +185,12 @@ int main(int argc, char **argv)
 			die("fork");
 		if (p > 0)
 			exit(0);
+		/* stdin from /dev/null, as daemons do */
+		int nul = open("/dev/null", O_RDONLY);
+		if (nul >= 0 && nul != 0) {
+			dup2(nul, 0);
+			close(nul);
+		}
 	}
 	if (pidfile) {
 		FILE *f = fopen(pidfile, "w");
