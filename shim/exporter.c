@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 
+#include "auth_glue.h"
 #include "expose.h"
 #include "exporter.h"
 #include "real.h"
@@ -415,12 +416,40 @@ static const char *exp_render(enum expo_format fmt, int gz, size_t *len)
 	return gc->gz.data;
 }
 
-/* A clean place for PROMSHIM_AUTH_FILE: returns nonzero when the request
- * may proceed (always, until authentication lands). */
-static int exp_authorized(struct MHD_Connection *c)
+/* PROMSHIM_AUTH_FILE (core/auth.c through shim/auth_glue.c): returns
+ * nonzero when the request may proceed; otherwise the refusal is queued
+ * in *ret and counted: 401 with a challenge, or 429 while the client is
+ * throttled (no hash was computed for it). */
+static int exp_authorized(struct MHD_Connection *c, enum MHD_Result *ret)
 {
-	(void)c;
-	return 1;
+	if (!shim.cfg.n_auth)
+		return 1;
+	const char *h =
+		mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const union MHD_ConnectionInfo *ci =
+		mhd.get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	enum auth_result r = shim_auth_check(h, ci ? ci->client_addr : NULL);
+	if (r == AUTH_OK)
+		return 1;
+	reg_add(shim.reg, REG_C_AUTH_FAILURES, 1);
+	int throttled = r == AUTH_THROTTLED;
+	const char *msg = throttled ? "Too Many Requests\n" : "Unauthorized\n";
+	struct MHD_Response *resp =
+		mhd.create_response_from_buffer(strlen(msg), (void *)msg, MHD_RESPMEM_PERSISTENT);
+	*ret = MHD_NO;
+	if (!resp)
+		return 0;
+	mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	_Static_assert(AUTH_FAIL_WINDOW_NS == 10000000000ull, "Retry-After is the window");
+	if (throttled)
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "10");
+	else
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Basic realm=\"promshim\"");
+	*ret = mhd.queue_response(c, throttled ? MHD_HTTP_TOO_MANY_REQUESTS : MHD_HTTP_UNAUTHORIZED,
+				  resp);
+	mhd.destroy_response(resp);
+	return 0;
 }
 
 static enum MHD_Result exp_handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -446,8 +475,9 @@ static enum MHD_Result exp_handle(void *cls, struct MHD_Connection *c, const cha
 		return exp_plain(c, MHD_HTTP_NOT_FOUND, "Not Found\n", 0);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return exp_plain(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed\n", 1);
-	if (!exp_authorized(c))
-		return exp_plain(c, MHD_HTTP_UNAUTHORIZED, "Unauthorized\n", 0);
+	enum MHD_Result refused;
+	if (!exp_authorized(c, &refused))
+		return refused;
 	reg_add(shim.reg, REG_C_SCRAPES, 1);
 	const char *accept = mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	const char *ae =
@@ -522,13 +552,26 @@ static int exp_open_wake_locked(void)
 
 static int exp_start_daemon_locked(void)
 {
-	exp_d = mhd.start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	/* PROMSHIM_TLS_CERT/KEY: HTTPS only. libmicrohttpd (GnuTLS) runs the
+	 * handshake on the sockets we hand it; nothing else changes. */
+	unsigned tls = shim.cfg.tls_cert && shim.cfg.tls_key ? MHD_USE_TLS : 0;
+	struct MHD_OptionItem tls_opts[] = {
+		{tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, shim.cfg.tls_cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, shim.cfg.tls_key},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	exp_d = mhd.start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG | tls, 0, NULL, NULL,
 				 exp_handle, NULL,
+				 MHD_OPTION_ARRAY, tls_opts,
 				 MHD_OPTION_EXTERNAL_LOGGER, exp_mhd_log, NULL,
 				 MHD_OPTION_CONNECTION_LIMIT, (unsigned)EXP_CONN_LIMIT,
 				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)EXP_CONN_TIMEOUT_S,
 				 MHD_OPTION_NOTIFY_CONNECTION, exp_notify, NULL,
 				 MHD_OPTION_END);
+	static int tls_said;
+	if (!exp_d && tls && !tls_said++)
+		shim_log(CFG_LOG_ERROR, "PROMSHIM_TLS_CERT/PROMSHIM_TLS_KEY: libmicrohttpd refused "
+			 "the certificate or key (or was built without TLS)");
 	return exp_d ? 0 : -1;
 }
 
@@ -626,6 +669,7 @@ void exp_serve(void)
 	 * dlopen would leave the child a half-loaded library. */
 	pthread_mutex_lock(&exp_fork_lock);
 	int loaded = exp_load();
+	shim_auth_load();
 	pthread_mutex_unlock(&exp_fork_lock);
 	if (loaded < 0)
 		return;
