@@ -86,6 +86,7 @@ static void *fam_main(void *arg)
 	/* A worker queues behind a master that is already waiting: futex
 	 * waiters are woken first come, first served, and the master lives
 	 * longest. */
+	pthread_setname_np(pthread_self(), "promshim");
 	if (arg)
 		fam_sleep_ms(FAM_WORKER_DELAY_MS);
 	int r = pthread_mutex_lock(&F->serve);
@@ -127,9 +128,8 @@ static void fam_start_thread(int worker)
 	if (r != 0) {
 		shim_log(CFG_LOG_ERROR, "cannot start the exporter thread: %s", strerror(r));
 		__atomic_store_n(&fam_thread_started, 0, __ATOMIC_RELEASE);
-		return;
+		__atomic_store_n(&shim_family_pending, fam_capable, __ATOMIC_RELEASE);
 	}
-	pthread_setname_np(t, "promshim");
 }
 
 static void fam_set_capable(void)
