@@ -154,13 +154,15 @@ static void auth_header_key(const struct auth *a, const char *h, size_t len, uin
 
 static int auth_cache_hit(struct auth *a, const uint64_t key[2], uint64_t now)
 {
-	int hit = 0;
+	struct auth_cache_entry *hit = NULL;
 	for (unsigned i = 0; i < AUTH_CACHE_SLOTS; i++) {
 		struct auth_cache_entry *e = &a->cache[i];
-		int live = e->expires_ns > now;
-		hit |= live & auth_ct_equal(key, 16, e->key, 16);
+		if ((e->expires_ns > now) & auth_ct_equal(key, 16, e->key, 16))
+			hit = e;
 	}
-	return hit;
+	if (hit)
+		hit->expires_ns = now + AUTH_CACHE_TTL_NS;
+	return hit != NULL;
 }
 
 static void auth_cache_put(struct auth *a, const uint64_t key[2], uint64_t now)

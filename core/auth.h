@@ -27,7 +27,12 @@
 
 #define AUTH_HEADER_MAX 1024                /* longer Authorization values are refused */
 #define AUTH_CACHE_SLOTS 16
-#define AUTH_CACHE_TTL_NS (60ull * 1000000000ull)
+/* A cached header expires this long after its last use: a scraper with
+ * an interval of a minute or two never needs verifying again (so an
+ * attacker's throttling of its address cannot lock it out), one that
+ * stopped is forgotten. The auth file is never reread, so a credential
+ * once verified stays right. */
+#define AUTH_CACHE_TTL_NS (120ull * 1000000000ull)
 #define AUTH_SRC_SLOTS 64                   /* sources whose failures are remembered */
 #define AUTH_FAIL_MAX 5                     /* failures per source per window */
 #define AUTH_GLOBAL_FAIL_MAX 20             /* failures of all sources per window */

@@ -241,13 +241,24 @@ Test(auth_cache, failures_are_not_cached)
 	cr_assert_eq(A.stats.cache_hits, 0);
 }
 
-Test(auth_cache, entries_expire)
+Test(auth_cache, entries_expire_after_idle_ttl)
 {
 	uint64_t t = 5 * SEC;
 	cr_assert_eq(auth_check(&A, B_ALICE, 1, t), AUTH_OK);
-	cr_assert_eq(auth_check(&A, B_ALICE, 1, t + AUTH_CACHE_TTL_NS - 1), AUTH_OK);
 	cr_assert_eq(fake_calls, 1);
 	cr_assert_eq(auth_check(&A, B_ALICE, 1, t + AUTH_CACHE_TTL_NS), AUTH_OK);
+	cr_assert_eq(fake_calls, 2);
+}
+
+Test(auth_cache, use_keeps_an_entry)
+{
+	uint64_t t = 5 * SEC;
+	cr_assert_eq(auth_check(&A, B_ALICE, 1, t), AUTH_OK);
+	for (int i = 1; i <= 10; i++)
+		cr_assert_eq(auth_check(&A, B_ALICE, 1, t + (uint64_t)i * (AUTH_CACHE_TTL_NS - 1)), AUTH_OK);
+	cr_assert_eq(fake_calls, 1);
+	/* idle for a whole TTL after the last use */
+	cr_assert_eq(auth_check(&A, B_ALICE, 1, t + 11 * (AUTH_CACHE_TTL_NS - 1) + 1), AUTH_OK);
 	cr_assert_eq(fake_calls, 2);
 }
 
