@@ -353,7 +353,9 @@ void shim_family_exit(void)
 	if (!F || !shim.enabled)
 		return;
 	struct rusage ru;
-	if (shim.member_slot < 0 || getrusage(RUSAGE_SELF, &ru) != 0)
+	/* A vfork child that calls exit() runs this in its parent's memory:
+	 * the slot is the parent's, not ours. */
+	if (shim.member_slot < 0 || getpid() != shim.pid || getrusage(RUSAGE_SELF, &ru) != 0)
 		return;
 	uint64_t cpu = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
 		       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
