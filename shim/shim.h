@@ -71,8 +71,9 @@ void shim_family_fds_closing(unsigned lo, unsigned hi);
  * in the atfork child handler). The hooks call shim_family_check(1) from
  * accept/accept4 (before the real call: a blocking accept may not return
  * for long) and shim_family_check(0) from close and dup2/dup3 (it starts the
- * thread only once the member's parent is gone: a daemon that double-forked
- * and forks no more). One load and branch while nothing is pending. */
+ * thread only when the member's parent is gone, or is the session leader of
+ * a daemon's fork-setsid-fork and does not serve: a daemon that forks no
+ * more, lighttpd without -D). One load and branch while nothing is pending. */
 extern int shim_family_pending;
 void shim_family_check_slow(int accepting);
 static inline void shim_family_check(int accepting)
