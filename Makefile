@@ -27,8 +27,8 @@ $(B)/libpromshim.so: $(CORE_OBJ) $(SHIM_OBJ) shim/exports.map
 		$(CORE_OBJ) $(SHIM_OBJ) $(LDLIBS)
 
 # `promshim --check` validates with the library's own parser.
-$(B)/promshim-check: tools/promshim-check.c $(B)/core/config.o $(B)/core/route.o $(HDRS)
-	$(CC) $(CFLAGS) -o $@ $< $(B)/core/config.o $(B)/core/route.o
+$(B)/promshim-check: tools/promshim-check.c $(B)/core/config.o $(B)/core/route.o $(B)/shim/cfgfile.o $(HDRS)
+	$(CC) $(CFLAGS) -Ishim -o $@ $< $(B)/core/config.o $(B)/core/route.o $(B)/shim/cfgfile.o
 
 $(B)/test_core: $(CORE_OBJ) $(TEST_SRC) $(HDRS)
 	$(CC) $(CFLAGS) -Itests -o $@ $(TEST_SRC) $(CORE_OBJ) -lcriterion -lhttp_parser $(LDLIBS)

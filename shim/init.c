@@ -16,65 +16,16 @@
 #include "fdtable.h"
 #include "procstat.h"
 #include "real.h"
+#include "cfgfile.h"
 #include "shim.h"
 
 #define INIT_SEEN_SLOTS 4096        /* literal segments remembered per family */
-#define INIT_FILE_MAX (16u << 20)   /* largest configuration file read */
 
 struct shim_state shim = {.member_slot = -1};
 
 static const char *init_getenv(const char *name)
 {
 	return getenv(name);
-}
-
-/* cfg_readfile_fn: the whole file, with the real read and close. */
-static int init_readfile(const char *path, char **text, size_t *len, unsigned *mode, char *err,
-			 size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > INIT_FILE_MAX) {
-		snprintf(err, errlen, "'%s' is not a regular file of at most %u bytes", path,
-			 INIT_FILE_MAX);
-		shim_real.close(fd);
-		return -1;
-	}
-	size_t cap = (size_t)st.st_size + 1, n = 0;
-	char *buf = malloc(cap);
-	if (!buf) {
-		snprintf(err, errlen, "'%s': out of memory", path);
-		shim_real.close(fd);
-		return -1;
-	}
-	for (;;) {
-		if (n == cap - 1) {
-			/* the file grew since fstat: read what fits, stop there */
-			break;
-		}
-		ssize_t r = shim_real.read(fd, buf + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-			free(buf);
-			shim_real.close(fd);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	shim_real.close(fd);
-	buf[n] = '\0';
-	*text = buf;
-	*len = n;
-	*mode = (unsigned)st.st_mode;
-	return 0;
 }
 
 static void *init_map(size_t size)
@@ -96,7 +47,7 @@ __attribute__((constructor)) static void shim_init(void)
 	init_prog_name();
 
 	char err[CFG_ERR_MAX];
-	if (cfg_load(&shim.cfg, init_getenv, init_readfile, err, sizeof err) < 0) {
+	if (cfg_load(&shim.cfg, init_getenv, cfgfile_read, err, sizeof err) < 0) {
 		const char *lv = getenv("PROMSHIM_LOG");
 		if (!lv || strcmp(lv, "off") != 0)
 			shim_log(CFG_LOG_ERROR, "%s; this process is not instrumented", err);

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cfgfile.h"
 
-#define CHK_FILE_MAX (16u << 20)  /* larger configuration files are refused */
 #define CHK_MAX_SECTIONS 65536
 #define CHK_MAX_SHSTRTAB (1u << 20)
 #define CHK_MAX_NOTES (1u << 20)
@@ -50,64 +50,6 @@
 #define CHK_MACHINE EM_S390
 #endif
 
-static int chk_readfile(const char *path, char **text, size_t *len, unsigned *mode, char *err, size_t errlen)
-{
-	struct stat st;
-	size_t got = 0;
-	char *buf;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	*mode = (unsigned)st.st_mode;
-	if (!S_ISREG(st.st_mode)) {
-		/* cfg_load reports "is not a regular file" from the mode. */
-		close(fd);
-		*text = calloc(1, 1);
-		*len = 0;
-		return *text ? 0 : -1;
-	}
-	if ((unsigned long long)st.st_size > CHK_FILE_MAX) {
-		snprintf(err, errlen, "larger than %u bytes", CHK_FILE_MAX);
-		close(fd);
-		return -1;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		snprintf(err, errlen, "out of memory");
-		close(fd);
-		return -1;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "%s", strerror(errno));
-			free(buf);
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*text = buf;
-	*len = got;
-	return 0;
-}
-
 static const char *chk_getenv(const char *name)
 {
 	return getenv(name);
@@ -118,7 +60,7 @@ static int chk_config(void)
 	struct ps_config c;
 	char err[CFG_ERR_MAX];
 
-	if (cfg_load(&c, chk_getenv, chk_readfile, err, sizeof(err)) < 0) {
+	if (cfg_load(&c, chk_getenv, cfgfile_read, err, sizeof(err)) < 0) {
 		fprintf(stderr, "promshim: %s\n", err);
 		return 2;
 	}
