@@ -592,6 +592,7 @@ def scan_batch(port, n, rng, conns=4, batch=8):
     within the tracker's 16-deep pending queue: floods deeper than that are
     hostile.sh's business, the scan is about cardinality and memory."""
     got = 0
+    conns = max(conns, (n + 9999) // 10000)  # servers cap requests per connection
     per = [n // conns + (1 if i < n % conns else 0) for i in range(conns)]
     for k in per:
         c = Client(port, 15)

@@ -30,7 +30,7 @@ server.pid-file = "$d/lighttpd.pid"
 server.errorlog = "$d/error.log"
 server.username = "www-data"
 server.groupname = "www-data"
-server.max-keep-alive-requests = 100000
+server.max-keep-alive-requests = 65535
 index-file.names = ("index.html")
 mimetype.assign = (".html" => "text/html", "" => "application/octet-stream")
 extforward.forwarder = ("127.0.0.1" => "trust")

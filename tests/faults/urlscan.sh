@@ -32,7 +32,7 @@ server.port = $PORT
 server.errorlog = "$d/error.log"
 server.username = "www-data"
 server.groupname = "www-data"
-server.max-keep-alive-requests = 1000000
+server.max-keep-alive-requests = 65535
 CONF
 		chown www-data:www-data "$d"
 		start_group "$d/stderr.log" "${SHIM_ENV[@]}" /usr/sbin/lighttpd -D -f "$d/lighttpd.conf"
