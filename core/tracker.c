@@ -2,10 +2,12 @@
  * responses on one connection, matching responses to requests in order, and
  * the exchanges, parse errors and unsupported-protocol reports that follow.
  *
- * Both directions run the same engine over struct trk_side: whole lines are
- * found with memchr and handled in place; only a line cut by the end of a
- * buffer is copied into the side's line buffer (its start, plus its last 16
- * bytes in tail when it outgrows the buffer). Bodies are skipped by count.
+ * Both directions run the same engine over struct trk_side: lines are found
+ * 16 bytes at a time (SSE2, a scalar fallback elsewhere) and handled in
+ * place, a whole header section in one pass that also finds each line's
+ * colon; only a line cut by the end of a buffer is copied into the side's
+ * line buffer (its start, plus its last 16 bytes in tail when it outgrows
+ * the buffer). Bodies are skipped by count.
  *
  * The read side owns rd and publishes a ring entry when a request head is
  * complete; the write side owns wr, takes the oldest entry when a response
@@ -19,6 +21,9 @@
 #endif
 #include <stdatomic.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "tracker.h"
 
@@ -114,16 +119,38 @@ static int trk_stopped(struct trk_conn *c)
 
 /* ---- small text helpers ---- */
 
+static inline uint64_t trk_ld8(const char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, 8);
+	return x;
+}
+
+static inline uint32_t trk_ld4(const char *p)
+{
+	uint32_t x;
+	memcpy(&x, p, 4);
+	return x;
+}
+
+/* The 8 (4) bytes at p equal the lowercase lit ignoring ASCII case, the same
+ * fold as trk_ieq: every byte is OR-ed with 0x20. */
+static inline int trk_ieq8(const char *p, const char *lit)
+{
+	return (trk_ld8(p) | 0x2020202020202020ull) == trk_ld8(lit);
+}
+
+static inline int trk_ieq4(const char *p, const char *lit)
+{
+	return (trk_ld4(p) | 0x20202020u) == trk_ld4(lit);
+}
+
 /* a equals lower ignoring ASCII case (lower is lowercase). */
 static int trk_ieq(const char *a, const char *lower, size_t n)
 {
-	uint64_t x, y;
-	for (; n >= 8; n -= 8, a += 8, lower += 8) {
-		memcpy(&x, a, 8);
-		memcpy(&y, lower, 8);
-		if ((x | 0x2020202020202020ull) != y)
+	for (; n >= 8; n -= 8, a += 8, lower += 8)
+		if (!trk_ieq8(a, lower))
 			return 0;
-	}
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)(a[i] | 0x20) != (unsigned char)lower[i])
 			return 0;
@@ -141,6 +168,70 @@ static void trk_trim(const char **v, const char **e)
 		(*v)++;
 	while (*e > *v && (trk_ows((*e)[-1]) || (*e)[-1] == '\r'))
 		(*e)--;
+}
+
+/* Line scanning, 16 bytes at a time. trk_block gives the bit masks of the
+ * bytes equal to a, and equal to b1 or b2, among the bytes p..e (at most 16;
+ * bit i is p[i]). lo is the start of the readable buffer holding p..e: a
+ * short last block is loaded as the 16 bytes ending at e when those lie
+ * inside it, so no load reaches past e or before lo. a, b1, b2 are never NUL. */
+static inline void trk_block(const char *p, const char *e, const char *lo, char a, char b1, char b2, unsigned *ma,
+			     unsigned *mb)
+{
+	size_t left = (size_t)(e - p);
+#ifdef __SSE2__
+	unsigned sh = 0;
+	__m128i v;
+	if (left >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	} else if ((size_t)(e - lo) >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(e - 16));
+		sh = 16 - (unsigned)left;
+	} else {
+		char tmp[16] = { 0 };
+		memcpy(tmp, p, left);
+		v = _mm_loadu_si128((const __m128i *)(const void *)tmp);
+	}
+	__m128i y = _mm_cmpeq_epi8(v, _mm_set1_epi8(b1));
+	if (b2 != b1)
+		y = _mm_or_si128(y, _mm_cmpeq_epi8(v, _mm_set1_epi8(b2)));
+	*ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(a))) >> sh;
+	*mb = (unsigned)_mm_movemask_epi8(y) >> sh;
+#else
+	unsigned x = 0, y = 0;
+	(void)lo;
+	if (left > 16)
+		left = 16;
+	for (unsigned i = 0; i < left; i++) {
+		x |= (unsigned)(p[i] == a) << i;
+		y |= (unsigned)(p[i] == b1 || p[i] == b2) << i;
+	}
+	*ma = x;
+	*mb = y;
+#endif
+}
+
+/* The first a in p..e (NULL if none); *bf: the first b1 or b2 before it. */
+static inline const char *trk_scan(const char *p, const char *e, const char *lo, char a, char b1, char b2,
+				   const char **bf)
+{
+	const char *f = NULL;
+	for (; p < e; p += 16) {
+		unsigned ma, mb;
+		trk_block(p, e, lo, a, b1, b2, &ma, &mb);
+		if (ma) {
+			unsigned k = (unsigned)__builtin_ctz(ma);
+			mb &= (1u << k) - 1;
+			if (!f && mb)
+				f = p + __builtin_ctz(mb);
+			*bf = f;
+			return p + k;
+		}
+		if (!f && mb)
+			f = p + __builtin_ctz(mb);
+	}
+	*bf = f;
+	return NULL;
 }
 
 /* Calls back for each comma-separated token of v..e, trimmed; returns the
@@ -169,77 +260,90 @@ static unsigned trk_tokens(const char *v, const char *e, int *last_chunked)
 	return f;
 }
 
-/* A header line (no CR/LF). For a line that outgrew the buffer, l..n is its
- * start and tl..tn its last bytes. Returns -1 for a line that is not a field. */
-static int trk_field(struct trk_side *sd, const char *l, size_t n, const char *tl, size_t tn, int over)
+/* The value v..e of a Content-Length field. */
+static void trk_content_length(struct trk_side *sd, const char *v, const char *e, int over)
 {
-	unsigned c0 = (unsigned char)l[0] | 0x20;
-	if (c0 != 'c' && c0 != 't' && c0 != 'u') {
-		/* not a name we act on: only check it is a field at all */
-		if (trk_ows(l[0]))
-			return 0; /* obsolete line folding */
-		return memchr(l, ':', n) && l[0] != ':' ? 0 : -1;
+	trk_trim(&v, &e);
+	uint64_t x = 0;
+	int ok = v < e && !over;
+	for (const char *q = v; ok && q < e; q++) {
+		if (*q < '0' || *q > '9' || x > (UINT64_MAX >> 4) / 10)
+			ok = 0;
+		else
+			x = x * 10 + (uint64_t)(*q - '0');
 	}
-	const char *colon = memchr(l, ':', n);
+	if (!ok || ((sd->hf & HF_CL) && sd->cl != x))
+		sd->hf |= HF_CLBAD;
+	sd->hf |= HF_CL;
+	sd->cl = x;
+}
+
+static void trk_transfer_encoding(struct trk_side *sd, const char *v, const char *e, const char *tl, size_t tn,
+				  int over)
+{
+	int lc;
+	if (over) {
+		/* only the last coding decides the framing */
+		const char *ts = tl, *tq = tl + tn;
+		const char *cm = memrchr(ts, ',', tn);
+		const char *sp = memrchr(ts, ' ', tn);
+		if (cm && (!sp || cm > sp))
+			sp = cm;
+		trk_tokens(sp ? sp + 1 : ts, tq, &lc);
+	} else {
+		trk_tokens(v, e, &lc);
+	}
+	sd->hf |= HF_TE;
+	sd->hf = (uint8_t)(lc ? (sd->hf | HF_CHUNKED) : (sd->hf & ~HF_CHUNKED));
+}
+
+static void trk_connection(struct trk_side *sd, const char *v, const char *e, const char *tl, size_t tn, int over)
+{
+	trk_trim(&v, &e);
+	if (e - v == 10 && trk_ieq8(v, "keep-ali") && trk_ieq8(v + 2, "ep-alive"))
+		sd->hf |= HF_KEEP;
+	else if (e - v == 5 && trk_ieq4(v, "clos") && (v[4] | 0x20) == 'e')
+		sd->hf |= HF_CLOSE;
+	else
+		sd->hf |= (uint8_t)trk_tokens(v, e, NULL);
+	if (over)
+		sd->hf |= (uint8_t)trk_tokens(tl, tl + tn, NULL);
+}
+
+/* A header line l..n (no CR/LF) whose first ':' is colon (NULL: none). For
+ * a line that outgrew the buffer, l..n is its start and tl..tn its last
+ * bytes. Names are told apart by length first: most lines cost a switch.
+ * Returns -1 for a line that is not a field. */
+static inline int trk_hdr(struct trk_side *sd, const char *l, size_t n, const char *colon, const char *tl,
+			  size_t tn, int over)
+{
 	if (!colon || colon == l)
-		return -1;
-	size_t nl = (size_t)(colon - l);
+		return trk_ows(l[0]) ? 0 : -1; /* obsolete line folding, or not a field */
 	const char *v = colon + 1, *e = l + n;
-	switch (nl) {
+	switch (colon - l) {
 	case 14:
-		if ((l[0] | 0x20) == 'c' && trk_ieq(l, "content-length", 14)) {
-			trk_trim(&v, &e);
-			uint64_t x = 0;
-			int ok = v < e && !over;
-			for (const char *q = v; ok && q < e; q++) {
-				if (*q < '0' || *q > '9' || x > (UINT64_MAX >> 4) / 10)
-					ok = 0;
-				else
-					x = x * 10 + (uint64_t)(*q - '0');
-			}
-			if (!ok || ((sd->hf & HF_CL) && sd->cl != x))
-				sd->hf |= HF_CLBAD;
-			sd->hf |= HF_CL;
-			sd->cl = x;
-		}
+		if (trk_ieq8(l, "content-") && trk_ieq8(l + 6, "t-length"))
+			trk_content_length(sd, v, e, over);
 		break;
 	case 17:
-		if ((l[0] | 0x20) == 't' && trk_ieq(l, "transfer-encoding", 17)) {
-			int lc;
-			if (over) {
-				/* only the last coding decides the framing */
-				const char *ts = tl, *tq = tl + tn;
-				const char *cm = memrchr(ts, ',', tn);
-				const char *sp = memrchr(ts, ' ', tn);
-				if (cm && (!sp || cm > sp))
-					sp = cm;
-				trk_tokens(sp ? sp + 1 : ts, tq, &lc);
-			} else {
-				trk_tokens(v, e, &lc);
-			}
-			sd->hf |= HF_TE;
-			sd->hf = (uint8_t)(lc ? (sd->hf | HF_CHUNKED) : (sd->hf & ~HF_CHUNKED));
-		}
+		if (trk_ieq8(l, "transfer") && trk_ieq8(l + 8, "-encodin") && (l[16] | 0x20) == 'g')
+			trk_transfer_encoding(sd, v, e, tl, tn, over);
 		break;
 	case 10:
-		if ((l[0] | 0x20) == 'c' && trk_ieq(l, "connection", 10)) {
-			trk_trim(&v, &e);
-			if (e - v == 10 && trk_ieq(v, "keep-alive", 10))
-				sd->hf |= HF_KEEP;
-			else if (e - v == 5 && trk_ieq(v, "close", 5))
-				sd->hf |= HF_CLOSE;
-			else
-				sd->hf |= (uint8_t)trk_tokens(v, e, NULL);
-			if (over)
-				sd->hf |= (uint8_t)trk_tokens(tl, tl + tn, NULL);
-		}
+		if (trk_ieq8(l, "connecti") && trk_ieq8(l + 2, "nnection"))
+			trk_connection(sd, v, e, tl, tn, over);
 		break;
 	case 7:
-		if ((l[0] | 0x20) == 'u' && trk_ieq(l, "upgrade", 7))
+		if (trk_ieq4(l, "upgr") && trk_ieq4(l + 3, "rade"))
 			sd->hf |= HF_UPGRADE;
 		break;
 	}
 	return 0;
+}
+
+static int trk_field(struct trk_side *sd, const char *l, size_t n, const char *tl, size_t tn, int over)
+{
+	return trk_hdr(sd, l, n, memchr(l, ':', n), tl, tn, over);
 }
 
 /* "HTTP/1.x": returns the minor version (capped at 1), -2 for HTTP/2.0, -1 otherwise. */
@@ -802,6 +906,48 @@ bad:
 	}
 }
 
+/* Names trk_hdr acts on, by length: a line whose name has another length
+ * costs no compare at all. */
+#define TRK_NAMELENS (1u << 7 | 1u << 10 | 1u << 14 | 1u << 17)
+
+/* Header lines in place, from the line start p to e, one pass of 16-byte
+ * blocks over the whole head: newlines end lines, the first colon after a
+ * line start names its field. Returns the start of the empty line ending the
+ * head with *nl its '\n', or (*nl NULL) the start of the line e cut. */
+static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, const char *lo,
+			    const struct trk_sink *s, const char **nl)
+{
+	const char *ls = p, *colon = NULL;
+	for (const char *b = p; b < e; b += 16) {
+		unsigned mn, mc;
+		trk_block(b, e, lo, '\n', ':', ':', &mn, &mc);
+		if (!colon && mc)
+			colon = b + __builtin_ctz(mc);
+		while (mn) {
+			unsigned k = (unsigned)__builtin_ctz(mn);
+			const char *q = b + k;
+			size_t len = (size_t)(q - ls);
+			mn &= mn - 1;
+			if (len <= 1 && (len == 0 || *ls == '\r')) {
+				*nl = q;
+				return ls;
+			}
+			if (colon && colon < q && colon != ls) {
+				size_t nlen = (size_t)(colon - ls);
+				if (nlen < 32 && (TRK_NAMELENS >> nlen & 1))
+					trk_hdr(sd, ls, q[-1] == '\r' ? len - 1 : len, colon, NULL, 0, 0);
+			} else if (!trk_ows(*ls)) {
+				s->on_error(s->ctx);
+			}
+			ls = q + 1;
+			unsigned r = mc & (~1u << k);
+			colon = r ? b + __builtin_ctz(r) : NULL;
+		}
+	}
+	*nl = NULL;
+	return ls;
+}
+
 static void trk_hold(struct trk_side *sd, char *lb, size_t cap, const char *p, size_t k)
 {
 	size_t room = cap - sd->llen;
@@ -835,6 +981,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 	char *lb = wr ? c->wr.line : c->rd.line;
 	size_t cap = wr ? sizeof c->wr.line : sizeof c->rd.line;
 	const char *e = p ? p + n : NULL;
+	const char *lo = p;
 
 	while (n) {
 		uint64_t k;
@@ -990,30 +1137,35 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 					rd_done(c);
 				return;
 			}
-			const char *nl = memchr(p, '\n', (size_t)n);
-			if (!nl) {
-				trk_hold(sd, lb, cap, p, (size_t)n);
-				return;
-			}
+			const char *nl;
 			if (sd->llen == 0 && !sd->over) {
-				/* the common case: header lines in place, without the general dispatch */
-				while (sd->state == S_HDR) {
-					size_t len = (size_t)(nl - p);
-					if (len && nl[-1] == '\r')
-						len--;
-					if (!len)
-						break;
-					if (trk_field(sd, p, len, NULL, 0, 0) < 0)
-						s->on_error(s->ctx);
-					p = nl + 1;
-					nl = memchr(p, '\n', (size_t)(e - p));
+				/* the common case: lines in place, a whole head in one pass */
+				if (sd->state == S_HDR) {
+					p = trk_hdrs(sd, p, e, lo, s, &nl);
 					if (!nl) {
 						trk_hold(sd, lb, cap, p, (size_t)(e - p));
 						return;
 					}
+					if (wr)
+						wr_head_end(c, now, s);
+					else
+						rd_head_end(c, s);
+				} else {
+					const char *colon;
+					nl = trk_scan(p, e, lo, '\n', '\n', '\n', &colon);
+					if (!nl) {
+						trk_hold(sd, lb, cap, p, (size_t)n);
+						return;
+					}
+					trk_line(c, wr, p, (size_t)(nl - p), 0, now, s);
 				}
-				trk_line(c, wr, p, (size_t)(nl - p), 0, now, s);
 			} else {
+				const char *colon;
+				nl = trk_scan(p, e, lo, '\n', '\n', '\n', &colon);
+				if (!nl) {
+					trk_hold(sd, lb, cap, p, (size_t)n);
+					return;
+				}
 				trk_hold(sd, lb, cap, p, (size_t)(nl - p));
 				trk_line(c, wr, lb, sd->llen, sd->over, now, s);
 			}
