@@ -24,7 +24,8 @@ quick_or_soak() { if [ "$SOAK" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 # into the work dir; sets SCRAPECHECK.
 build_scrapecheck() {
 	SCRAPECHECK=$E2E_WORK/scrapecheck
-	cc -std=gnu11 -Wall -Wextra -Werror -O2 -o "$SCRAPECHECK" "$FAULTS_DIR/scrapecheck.c" ||
+	# SCRAPECHECK_CC="clang -fsanitize=address,undefined" checks the checker.
+	${SCRAPECHECK_CC:-cc} -std=gnu11 -Wall -Wextra -Werror -O2 -o "$SCRAPECHECK" "$FAULTS_DIR/scrapecheck.c" ||
 		fail "cannot build scrapecheck"
 }
 
