@@ -336,6 +336,12 @@ def proxy_v2():
     return sig + b"\x21\x11" + len(addr).to_bytes(2, "big") + addr
 
 
+def mix(n):
+    """n pipelined requests, every third a HEAD, all 404s."""
+    return b"".join(b"%s /nothing/%d HTTP/1.1\r\n" % (b"HEAD" if i % 3 == 0 else b"GET", i) + H + b"\r\n"
+                    for i in range(n))
+
+
 def hostile_cases(proxy):
     rng = random.Random(1234)
     binary = bytes([1]) + bytes(rng.getrandbits(8) for _ in range(4095))
@@ -350,7 +356,7 @@ def hostile_cases(proxy):
         ("empty-lines-first", "valid", [b"\r\n\r\n" + get]),
         ("bare-lf", "valid", [b"GET / HTTP/1.1\nHost: 127.0.0.1\n\n"]),
         ("slowloris", "valid", ("drip", get, 0.02)),
-        ("slowloris-held", "valid", ("held", 20)),
+        ("slowloris-held", "valid", ("held", 20), {"sent": 21}),
         ("header-64k", "any", [b"GET / HTTP/1.1\r\n" + H + b"X-Long: " + b"a" * 65536 + b"\r\n\r\n"]),
         ("header-1m", "any", [b"GET / HTTP/1.1\r\n" + H + b"X-Long: " + b"b" * (1 << 20) + b"\r\n\r\n"]),
         ("headers-5000", "any", [b"GET / HTTP/1.1\r\n" + H
@@ -371,12 +377,19 @@ def hostile_cases(proxy):
         ("te-space-colon", "any", [post + b"Transfer-Encoding : chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"]),
         ("te-bad-chunk", "malformed", [post + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"]),
         ("smuggle-cl-te", "any", [post + b"Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG"
-                                  + get]),
+                                  + get], {"sent": None}),
         ("smuggle-te-cl", "any", [post + b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n"
-                                  + b"%x\r\n" % len(get) + get + b"\r\n0\r\n\r\n"]),
+                                  + b"%x\r\n" % len(get) + get + b"\r\n0\r\n\r\n"], {"sent": None}),
         ("get-with-body", "valid", [b"GET / HTTP/1.1\r\n" + H + b"Content-Length: %d\r\n\r\n" % len(get)
                                     + get]),
-        ("pipelined-flood", "valid", [get * 500]),
+        ("pipelined-flood", "valid", [get * 500], {"sent": 500}),
+        # Bursts on a kept-alive connection: 17 (one past a 16-deep queue)
+        # answered before 40 more, then 40 more.
+        ("pipelined-bursts", "valid", ("bursts", get, [17, 40, 40]), {"sent": 97}),
+        # HEAD among them: a tracker that loses which request was a HEAD
+        # loses the response boundaries too.
+        ("pipelined-16-head-mix", "valid", [mix(16)], {"sent": 16}),
+        ("pipelined-head-mix", "valid", [mix(40)], {"sent": 40}),
         ("binary", "other", [binary]),
         ("tls-hello", "tls", [tls_hello()]),
         ("h2-preface", "h2c", [b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"]),
@@ -384,8 +397,8 @@ def hostile_cases(proxy):
     ]
     if proxy:
         cases += [
-            ("proxy-v1", "valid", [b"PROXY TCP4 127.0.0.1 127.0.0.1 5555 80\r\n" + get], "proxy"),
-            ("proxy-v2", "valid", [proxy_v2() + get], "proxy"),
+            ("proxy-v1", "valid", [b"PROXY TCP4 127.0.0.1 127.0.0.1 5555 80\r\n" + get], {"proxy": True}),
+            ("proxy-v2", "valid", [proxy_v2() + get], {"proxy": True}),
         ]
     return cases
 
@@ -431,7 +444,34 @@ def send_read(port, chunks, drip=0.0):
         s.close()
 
 
+def read_responses(s, n, deadline):
+    """Read until n status lines arrived (the bodies are small and end
+    each response before the next status line)."""
+    out = b""
+    s.settimeout(1.0)
+    while len(STATUS.findall(out)) < n and time.monotonic() < deadline:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not d:
+            break
+        out += d
+    return out
+
+
 def run_case(port, spec):
+    if isinstance(spec, tuple) and spec[0] == "bursts":
+        s = socket.create_connection(("127.0.0.1", port), 5)
+        out = b""
+        for n in spec[2][:-1]:
+            s.sendall(spec[1] * n)
+            out += read_responses(s, n, time.monotonic() + 15)
+        s.sendall(spec[1] * spec[2][-1])
+        s.shutdown(socket.SHUT_WR)
+        out += read_all(s, time.monotonic() + 15)
+        s.close()
+        return [out]
     if isinstance(spec, tuple) and spec[0] == "drip":
         return [send_read(port, [spec[1]], spec[2])]
     if isinstance(spec, tuple) and spec[0] == "held":
@@ -472,10 +512,11 @@ def hostile(a):
     results = []
     for case in hostile_cases(a.proxy_port):
         name, kind, spec = case[:3]
-        port = a.proxy_port if len(case) > 3 else a.port
+        opts = case[3] if len(case) > 3 else {}
+        port = a.proxy_port if opts.get("proxy") else a.port
         before = wait_quiet(a.mport) if a.mport else None
         outs = run_case(port, spec)
-        rec = {"name": name, "kind": kind,
+        rec = {"name": name, "kind": kind, "sent": opts.get("sent", 1),
                "out": [DATE.sub(rb"\1: X", o).decode("latin-1") for o in outs],
                "responses": sum(len(STATUS.findall(o)) for o in outs)}
         if name == "http09" and outs[0]:
@@ -492,6 +533,7 @@ def hostile(a):
             for key, name2, match in (
                     ("requests", "http_requests_total", {}),
                     ("invalid", "http_requests_total", {"route": "_INVALID"}),
+                    ("aborted", "http_requests_aborted_total", {}),
                     ("other_method", "http_requests_total", {"method": "_OTHER"}),
                     ("parse_errors", "promshim_parse_errors_total", {}),
                     ("tls", "promshim_unsupported_connections_total", {"reason": "tls"}),
@@ -531,6 +573,10 @@ def hcompare(a):
             errs.append("%s: counted as unsupported %r" % (n, unsup))
         if d["requests"] != s["responses"]:
             errs.append("%s: %d requests counted, the server sent %d responses" % (n, d["requests"], s["responses"]))
+        # Every request sent is either answered (counted) or aborted, once.
+        if s["sent"] is not None and d["requests"] + d["aborted"] != s["sent"]:
+            errs.append("%s: %d requests sent, %d counted + %d aborted"
+                        % (n, s["sent"], d["requests"], d["aborted"]))
         if kind == "valid" and d["parse_errors"] != 0:
             errs.append("%s: well-formed input gave %d parse errors" % (n, d["parse_errors"]))
         if kind == "valid" and d["invalid"] != 0:
@@ -558,7 +604,10 @@ def hcompare(a):
         print("hostile input: %s passes now; known bug fixed? (%s)" % (k, known[k]))
     if hit:
         print("hostile input: known bugs:\n  " + "\n  ".join(errs), file=sys.stderr)
-        print("KNOWN BUG: " + "; ".join("%s: %s" % (k, known[k]) for k in hit))
+        reasons = {}
+        for k in hit:
+            reasons.setdefault(known[k], []).append(k)
+        print("KNOWN BUG: " + "; ".join("%s (%s)" % (r, " ".join(ks)) for r, ks in reasons.items()))
         sys.exit(77)
     print("hostile input: %d cases, responses identical, metrics as expected" % len(shim))
 

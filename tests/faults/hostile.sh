@@ -43,12 +43,27 @@ CONF
 
 # Shim bugs this test found; a case listed here turns a failure into a
 # skip (77, "KNOWN BUG: ...") as long as every other case passes.
-FLOOD_BUG="pipelined-flood=500 pipelined GETs in one write: the requests beyond the tracker's 16-deep pending queue are counted as method _OTHER, route _INVALID, with a parse error each (totals still exact)"
-MSG_TRUNC_BUG="lighttpd (mod_extforward hap-PROXY) peeks the PROXY header with MSG_PEEK, then drops it with recv(MSG_TRUNC); the shim stops following the connection and its request is never counted"
-known_nginx=(--known "$FLOOD_BUG")
-known_lighttpd=(--known "$FLOOD_BUG" --known "proxy-v1=$MSG_TRUNC_BUG" --known "proxy-v2=$MSG_TRUNC_BUG")
+#  - pipelined-*: the tracker queues at most 16 requests read ahead of their
+#    responses. Past that: 500 GETs in one write are counted as method
+#    _OTHER, route _INVALID with a parse error each (totals still exact);
+#    bursts of 17 and 40 on one kept-alive connection the same; 40 GETs and
+#    HEADs (404s) in one write lose the response boundaries: nginx 19
+#    counted + 3 aborted of 40 answered, lighttpd 19 + 21. 16 of them pass.
+#  - header-*: a head that outgrows the tracker (a 64 KiB or 1 MiB header
+#    line, 5,000 headers) answered 400/431 by the server is counted under
+#    _OTHER/_INVALID and reported as aborted too: one request, two records.
+#  - proxy-v*: lighttpd (mod_extforward, hap-PROXY) peeks the PROXY header
+#    with MSG_PEEK, then drops it with recv(MSG_TRUNC): the shim stops
+#    following the connection, the request is never counted.
+PIPE="requests pipelined beyond 16 go to _OTHER/_INVALID with parse errors, or are lost or aborted once HEADs mix in"
+HEAD="an oversized head answered 400/431 is counted under _INVALID and also as aborted"
+TRUNC="a PROXY header dropped with recv(MSG_TRUNC) leaves the connection uncounted"
+known_nginx=(--known "pipelined-flood=$PIPE" --known "pipelined-bursts=$PIPE" --known "pipelined-head-mix=$PIPE"
+	--known "header-64k=$HEAD" --known "header-1m=$HEAD" --known "headers-5000=$HEAD")
+known_lighttpd=(--known "pipelined-flood=$PIPE" --known "pipelined-bursts=$PIPE" --known "pipelined-head-mix=$PIPE"
+	--known "header-1m=$HEAD" --known "proxy-v1=$TRUNC" --known "proxy-v2=$TRUNC")
 
-fails=0 known=() flood=() trunc=()
+fails=0 known=()
 for server in $SERVERS; do
 	case $server in
 	nginx) need_prog /usr/sbin/nginx ;;
@@ -92,20 +107,15 @@ for server in $SERVERS; do
 	cat "$E2E_WORK/$server.cmp"
 	case $rc in
 	0) log "$server: ok" ;;
-	77) log "$server: known bugs only"; known+=("$server: $(sed -n 's/^KNOWN BUG: //p' "$E2E_WORK/$server.cmp")")
-		grep -q '^KNOWN BUG: .*pipelined-flood' "$E2E_WORK/$server.cmp" && flood+=("$server")
-		grep -q '^KNOWN BUG: .*proxy-v' "$E2E_WORK/$server.cmp" && trunc+=("$server") ;;
+	77) log "$server: known bugs only"
+		known+=("$server: $(sed -n 's/^KNOWN BUG: //p' "$E2E_WORK/$server.cmp")") ;;
 	*) log "$server: FAILED"; fails=$((fails + 1)) ;;
 	esac
 done
 [ $fails -eq 0 ] || fail "$fails servers failed"
 if [ ${#known[@]} -gt 0 ]; then
-	log "every other case passed; known bugs:"
-	printf '    %s\n' "${known[@]}" >&2
-	line="KNOWN BUG:"
-	[ ${#flood[@]} -gt 0 ] && line+=" pipelined floods over 16 requests counted as _OTHER/_INVALID with parse errors (${flood[*]});"
-	[ ${#trunc[@]} -gt 0 ] && line+=" a PROXY header dropped with recv(MSG_TRUNC) leaves the connection uncounted (${trunc[*]});"
-	echo "${line%;}"
+	log "every other case passed"
+	( IFS='|'; echo "KNOWN BUG: ${known[*]}" )
 	exit 77
 fi
 log "ok"
