@@ -461,6 +461,80 @@ static void rd_unsupported(struct trk_conn *c, unsigned reason, const struct trk
 	trk_stop(c);
 }
 
+/* A parsed request line: announce it and start its header section. */
+static void rd_announce(struct trk_conn *c, unsigned m, const char *path, size_t len, unsigned flags, int ver,
+			const struct trk_sink *s)
+{
+	struct trk_side *sd = &c->rd.s;
+	struct trk_pend *p = rd_slot(c);
+	if (p) {
+		p->tag = s->on_request(s->ctx, m, path, len, flags);
+		p->t_start = sd->t_mark;
+		p->method = (uint8_t)m;
+		p->flags = (uint8_t)flags;
+	}
+	c->rd.method = (uint8_t)m;
+	c->rd.flags = (uint8_t)flags;
+	c->rd.xflags = (uint8_t)((m == TRK_M_HEAD ? X_HEAD : 0) | (m == TRK_M_CONNECT ? X_CONNECT : 0));
+	sd->ver = (uint8_t)ver;
+	sd->hf = 0;
+	sd->cl = 0;
+	sd->body = 0;
+	if (ver == 9) {
+		c->rd.xflags |= X_V09 | X_CLOSE;
+		rd_publish(c);
+		rd_done(c);
+		return;
+	}
+	sd->state = S_HDR;
+}
+
+/* The usual request line, whole in the caller's buffer (lo: its start):
+ * a known method other than CONNECT, one space, an origin-form target, one
+ * space, "HTTP/1.0" or "HTTP/1.1". l..n has no line end. Returns 0 when it
+ * was handled, -1 to leave it to rd_start_line, which gives the same result
+ * for every line handled here. */
+static inline int rd_start_fast(struct trk_conn *c, const char *l, size_t n, const char *lo,
+				const struct trk_sink *s)
+{
+	if (n < 14 || l[n - 9] != ' ' || l[n - 10] == ' ')
+		return -1;
+	uint64_t vw = trk_ld8(l + n - 8);
+	int ver;
+	if (vw == trk_ld8("HTTP/1.1"))
+		ver = 1;
+	else if (vw == trk_ld8("HTTP/1.0"))
+		ver = 0;
+	else
+		return -1;
+	unsigned m;
+	const char *t;
+	if (trk_ld4(l) == trk_ld4("GET ")) {
+		m = TRK_M_GET;
+		t = l + 4;
+	} else {
+		size_t ml = 0;
+		while (ml < 8 && l[ml] != ' ')
+			ml++;
+		m = trk_method_of(l, ml);
+		if (m == TRK_M_OTHER || m == TRK_M_CONNECT)
+			return -1;
+		t = l + ml + 1;
+	}
+	const char *ve = l + n - 9, *qh;
+	if (t >= ve || *t != '/' || trk_scan(t, ve, lo, ' ', '?', '#', &qh))
+		return -1;
+	const char *pe = qh ? qh : ve;
+	unsigned flags = 0;
+	if (pe - t > TRK_PATH_MAX) {
+		pe = t + TRK_PATH_MAX;
+		flags = TRK_R_TRUNCATED;
+	}
+	c->rd.s.misc |= RM_SEEN;
+	rd_announce(c, m, t, (size_t)(pe - t), flags, ver, s);
+	return 0;
+}
+
 /* The request line. l..n has no line end; an overlong line keeps its end in
  * the side's tail. */
 static void rd_start_line(struct trk_conn *c, const char *l, size_t n, int over, const struct trk_sink *s)
@@ -571,27 +645,7 @@ static void rd_start_line(struct trk_conn *c, const char *l, size_t n, int over,
 		if (cut)
 			flags |= TRK_R_TRUNCATED;
 	}
-	struct trk_pend *p = rd_slot(c);
-	if (p) {
-		p->tag = s->on_request(s->ctx, m, ps, (size_t)(pe - ps), flags);
-		p->t_start = sd->t_mark;
-		p->method = (uint8_t)m;
-		p->flags = (uint8_t)flags;
-	}
-	c->rd.method = (uint8_t)m;
-	c->rd.flags = (uint8_t)flags;
-	c->rd.xflags = (uint8_t)((m == TRK_M_HEAD ? X_HEAD : 0) | (m == TRK_M_CONNECT ? X_CONNECT : 0));
-	sd->ver = (uint8_t)ver;
-	sd->hf = 0;
-	sd->cl = 0;
-	sd->body = 0;
-	if (ver == 9) {
-		c->rd.xflags |= X_V09 | X_CLOSE;
-		rd_publish(c);
-		rd_done(c);
-		return;
-	}
-	sd->state = S_HDR;
+	rd_announce(c, m, ps, (size_t)(pe - ps), flags, ver, s);
 }
 
 /* After the request's last body byte. */
@@ -910,38 +964,49 @@ bad:
  * costs no compare at all. */
 #define TRK_NAMELENS (1u << 7 | 1u << 10 | 1u << 14 | 1u << 17)
 
-/* Header lines in place, from the line start p to e, one pass of 16-byte
+/* A header line the fast loop does not settle by itself: a name trk_hdr may
+ * act on, or a line without a colon past its first byte. */
+static __attribute__((noinline)) void trk_hdr_slow(struct trk_side *sd, const char *ls, const char *q,
+						   uintptr_t col, const struct trk_sink *s)
+{
+	size_t len = (size_t)(q - ls);
+	if (q[-1] == '\r')
+		len--;
+	if (trk_hdr(sd, ls, len, col < (uintptr_t)q ? (const char *)col : NULL, NULL, 0, 0) < 0)
+		s->on_error(s->ctx);
+}
+
+/* Header lines in place, from the line start p to e, in one pass of 16-byte
  * blocks over the whole head: newlines end lines, the first colon after a
  * line start names its field. Returns the start of the empty line ending the
- * head with *nl its '\n', or (*nl NULL) the start of the line e cut. */
+ * head with *nl its '\n', or (*nl NULL) the start of the line e cut. col is
+ * an address so that "no colon yet" (UINTPTR_MAX) compares above any line. */
 static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, const char *lo,
 			    const struct trk_sink *s, const char **nl)
 {
-	const char *ls = p, *colon = NULL;
+	const char *ls = p;
+	uintptr_t col = UINTPTR_MAX;
 	for (const char *b = p; b < e; b += 16) {
 		unsigned mn, mc;
 		trk_block(b, e, lo, '\n', ':', ':', &mn, &mc);
-		if (!colon && mc)
-			colon = b + __builtin_ctz(mc);
+		if (col == UINTPTR_MAX && mc)
+			col = (uintptr_t)b + (unsigned)__builtin_ctz(mc);
 		while (mn) {
 			unsigned k = (unsigned)__builtin_ctz(mn);
 			const char *q = b + k;
-			size_t len = (size_t)(q - ls);
 			mn &= mn - 1;
-			if (len <= 1 && (len == 0 || *ls == '\r')) {
+			if ((size_t)(q - ls) <= 1 && (q == ls || *ls == '\r')) {
 				*nl = q;
 				return ls;
 			}
-			if (colon && colon < q && colon != ls) {
-				size_t nlen = (size_t)(colon - ls);
-				if (nlen < 32 && (TRK_NAMELENS >> nlen & 1))
-					trk_hdr(sd, ls, q[-1] == '\r' ? len - 1 : len, colon, NULL, 0, 0);
-			} else if (!trk_ows(*ls)) {
-				s->on_error(s->ctx);
-			}
+			/* the colon lies inside the line, past its first byte, and
+			 * names no field we act on: nothing more to do */
+			uintptr_t nlen = col - (uintptr_t)ls;
+			if (nlen - 1 >= (uintptr_t)(q - ls) - 1 || (nlen < 32 && (TRK_NAMELENS >> nlen & 1)))
+				trk_hdr_slow(sd, ls, q, col, s);
 			ls = q + 1;
 			unsigned r = mc & (~1u << k);
-			colon = r ? b + __builtin_ctz(r) : NULL;
+			col = r ? (uintptr_t)b + (unsigned)__builtin_ctz(r) : UINTPTR_MAX;
 		}
 	}
 	*nl = NULL;
@@ -1157,7 +1222,11 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 						trk_hold(sd, lb, cap, p, (size_t)n);
 						return;
 					}
-					trk_line(c, wr, p, (size_t)(nl - p), 0, now, s);
+					size_t len = (size_t)(nl - p);
+					if (len && nl[-1] == '\r')
+						len--;
+					if (wr || sd->state != S_START || rd_start_fast(c, p, len, lo, s) < 0)
+						trk_line(c, wr, p, (size_t)(nl - p), 0, now, s);
 				}
 			} else {
 				const char *colon;
