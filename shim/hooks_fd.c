@@ -26,12 +26,21 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+/* A vfork child runs in our memory until it execs, and no fork handler
+ * told it so: its closes and dups (a CGI set-up, Python's subprocess
+ * closing every fd with close_range) change only its own fd table, never
+ * our connections or the exporter's fds. A system call: slow paths only. */
+static inline int hk_vfork_child(void)
+{
+	return getpid() != shim_fd_pid;
+}
+
 /* The exporter must hear of a close of its own fds before it happens; the
  * close itself is done as asked. */
 static inline void hk_family_closing(int fd)
 {
 	int e = errno;
-	if (UNLIKELY(shim_family_owns_fd(fd)))
+	if (UNLIKELY(shim_family_owns_fd(fd)) && !hk_vfork_child())
 		shim_family_fds_closing((unsigned)fd, (unsigned)fd);
 	errno = e;
 }
@@ -41,7 +50,8 @@ static inline void hk_family_check(int accepting)
 {
 	if (UNLIKELY(__atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED))) {
 		int e = errno;
-		shim_family_check_slow(accepting);
+		if (!hk_vfork_child())
+			shim_family_check_slow(accepting);
 		errno = e;
 	}
 }
@@ -105,7 +115,7 @@ EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 
 EXPORT int close(int fd)
 {
-	if (UNLIKELY(shim_fd_bits(fd))) {
+	if (UNLIKELY(shim_fd_bits(fd)) && !hk_vfork_child()) {
 		int e = errno;
 		shim_conn_drop_fd(fd);
 		errno = e;
@@ -117,7 +127,7 @@ EXPORT int close(int fd)
 
 EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-	if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last) {
+	if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last && !hk_vfork_child()) {
 		int e = errno;
 		hk_drop_range(first, last);
 		shim_family_fds_closing(first, last);
@@ -128,7 +138,7 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 
 EXPORT void closefrom(int lowfd)
 {
-	if (lowfd >= 0) {
+	if (lowfd >= 0 && !hk_vfork_child()) {
 		int e = errno;
 		hk_drop_range((unsigned)lowfd, ~0u);
 		shim_family_fds_closing((unsigned)lowfd, ~0u);
@@ -152,7 +162,7 @@ EXPORT int shutdown(int fd, int how)
 /* After a successful dup of oldfd onto newfd. */
 static int hk_dup_done(int oldfd, int newfd)
 {
-	if (newfd >= 0 && (shim_fd_bits(oldfd) | shim_fd_bits(newfd))) {
+	if (newfd >= 0 && (shim_fd_bits(oldfd) | shim_fd_bits(newfd)) && !hk_vfork_child()) {
 		int e = errno;
 		shim_conn_alias(oldfd, newfd);
 		errno = e;
@@ -225,7 +235,7 @@ EXPORT __attribute__((no_sanitize("address"))) long syscall(long nr, ...)
 	long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
 	long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
 	va_end(ap);
-	if (UNLIKELY(nr == SYS_close || nr == SYS_close_range)) {
+	if (UNLIKELY(nr == SYS_close || nr == SYS_close_range) && !hk_vfork_child()) {
 		int saved = errno;
 		if (nr == SYS_close) {
 			if (shim_fd_bits((int)a))
