@@ -7,7 +7,8 @@
  *                when the shim sees the connection end
  *   /cgi         200 with the output of a helper run through /bin/sh (see
  *                --cgi), which reports what the shim costs it
- *   /nocgi       500 after a helper whose exec failed (_exit(127))
+ *   /nocgi       500 after a helper that cannot be run (posix_spawn's
+ *                error, or a vfork child's _exit(127) after a failed exec)
  *   /missing...  404
  *   anything else 200 "ok\n"
  *
@@ -154,11 +155,14 @@ static int run_helper(int conn, const char *script, char *out, size_t cap, int *
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 		posix_spawn_file_actions_addclose(&fa, conn);
-		int r = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+		int r = posix_spawn(&pid, script[0] == '!' ? "/nonexistent/helper" : "/bin/sh", &fa, NULL,
+				    argv, environ);
 		posix_spawn_file_actions_destroy(&fa);
 		if (r != 0) {
-			errno = r;
-			die("posix_spawn");
+			close(p[0]);
+			close(p[1]);
+			*status = r;
+			return -1;
 		}
 	} else {
 		/* The classic CGI start: the vfork child moves the pipe to
@@ -200,7 +204,7 @@ static int run_helper(int conn, const char *script, char *out, size_t cap, int *
 static const char cgi_script[] =
 	"t=$(ls /proc/$$/task | wc -l); "
 	"m=$(grep -c libmicrohttpd /proc/$$/maps); "
-	"s=$(grep -c libpromshim /proc/$$/maps); "
+	"s=$(grep -q libpromshim /proc/$$/maps && echo 1 || echo 0); "
 	"h=$(ls /proc/$$/fd | awk '$1 >= 512' | wc -l); "
 	"echo \"helper threads=$t microhttpd=$m promshim=$s highfds=$h\"";
 
@@ -221,7 +225,10 @@ static int respond(int c, const char *head)
 	if (!strcmp(path, "/cgi") || !strcmp(path, "/nocgi")) {
 		int st = 0;
 		int n = run_helper(c, path[1] == 'n' ? "!" : cgi_script, body, sizeof body, &st);
-		if (n < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		if (n < 0) {
+			status = "500 Internal Server Error";
+			snprintf(body, sizeof body, "spawn error %d\n", st);
+		} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 			status = "500 Internal Server Error";
 			snprintf(body, sizeof body, "helper status %d\n", st);
 		}
