@@ -25,7 +25,7 @@
  *     --hard N            after listening, set both fd limits to N
  *     --fill N            then fill the fd table up to fd N with /dev/null
  *     --dup2-exporter MS  after MS ms, dup2 /dev/null onto every fd >= 900
- *     --sigalrm           SIGALRM every 2 ms (no SA_RESTART); its handler
+ *     --sigalrm           SIGALRM every 0.5 ms (no SA_RESTART); its handler
  *                         writes a byte to a pipe, drained by the main loop
  *     --sysclose          close connections with syscall(SYS_close)
  *     --peek              peek at the first bytes of each read (recv
@@ -259,8 +259,13 @@ static ssize_t read_some(int c, char *buf, size_t n)
 				continue;
 			if (p <= 0)
 				return p;
-			if ((unsigned char)sniff[0] == 0x16) /* TLS: this server refuses it */
+			if ((unsigned char)sniff[0] == 0x16) {
+				/* TLS: this server takes the record and hangs up. */
+				char junk[4096];
+				if (read(c, junk, sizeof junk) < 0)
+					return -1;
 				return 0;
+			}
 		}
 		ssize_t r = read(c, buf, n);
 		if (r < 0 && errno == EINTR)
@@ -445,7 +450,7 @@ int main(int argc, char **argv)
 		struct sigaction sa = {.sa_handler = on_alarm};
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGALRM, &sa, NULL);
-		struct itimerval it = {{0, 2000}, {0, 2000}};
+		struct itimerval it = {{0, 500}, {0, 500}};
 		setitimer(ITIMER_REAL, &it, NULL);
 	}
 	say("serving pid %d\n", (int)getpid());
