@@ -422,6 +422,10 @@ int main(int argc, char **argv)
 		fprintf(f, "%d\n", (int)getpid());
 		fclose(f);
 	}
+	/* The exporter's start-up briefly holds a low fd (a socket before it
+	 * moves high): let it finish, so that the fill leaves no hole. */
+	if (raise || hard || fill)
+		usleep(300000);
 	if (raise || hard) {
 		struct rlimit rl;
 		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
