@@ -34,6 +34,11 @@
  *                         vfork child closes the inherited sockets itself)
  *     --send-after-close  after each close, send() on the closed fd number
  *                         and report anything but -1/EBADF
+ *     --fork-exit         after serving a connection, before closing it, fork
+ *                         a child that calls exit(0) at once, and wait for it
+ *     --exit-after N      exit(3) after N connections
+ * After every connection the server checks that it has no child it did not
+ * start itself (waitpid(-1) gives ECHILD), and logs "STRAY CHILD" if not.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -62,7 +67,7 @@ static int lfd = -1;
 static int sig_pipe[2] = {-1, -1};
 static volatile sig_atomic_t sig_fired;
 static unsigned long sig_drained;
-static int opt_sysclose, opt_peek, opt_send_after_close;
+static int opt_sysclose, opt_peek, opt_send_after_close, opt_fork_exit;
 static const char *opt_cgi;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -361,7 +366,7 @@ int main(int argc, char **argv)
 	int port = atoi(argv[1]);
 	const char *log = NULL, *pidfile = NULL, *closeall = NULL;
 	int daemon_after = 0, daemon_first = 0, raise = 0, fill = 0, sigalrm = 0;
-	long late_ms = -1, dup2_ms = -1, hard = 0;
+	long late_ms = -1, dup2_ms = -1, hard = 0, exit_after = 0, served = 0;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--daemon"))
@@ -378,6 +383,10 @@ int main(int argc, char **argv)
 			opt_peek = 1;
 		else if (!strcmp(a, "--send-after-close"))
 			opt_send_after_close = 1;
+		else if (!strcmp(a, "--fork-exit"))
+			opt_fork_exit = 1;
+		else if (v && !strcmp(a, "--exit-after"))
+			exit_after = atol(argv[++i]);
 		else if (v && !strcmp(a, "--log"))
 			log = argv[++i];
 		else if (v && !strcmp(a, "--pidfile"))
@@ -489,7 +498,23 @@ int main(int argc, char **argv)
 			die("accept");
 		}
 		serve_conn(c);
+		if (opt_fork_exit) {
+			pid_t p = fork();
+			if (p == 0)
+				exit(0);
+			int st = -1;
+			while (p > 0 && waitpid(p, &st, 0) < 0 && errno == EINTR)
+				;
+			say("forked child exited: %d\n", st);
+		}
 		close_conn(c);
+		pid_t stray = waitpid(-1, NULL, WNOHANG);
+		if (stray != -1 || errno != ECHILD)
+			say("STRAY CHILD %d\n", (int)stray);
+		if (exit_after && ++served >= exit_after) {
+			say("exiting\n");
+			exit(3);
+		}
 		if (sigalrm) {
 			drain_sig_pipe();
 			say("signals fired %ld drained %lu\n", (long)sig_fired, sig_drained);
