@@ -4,10 +4,11 @@
  *
  * Both directions run the same engine over struct trk_side: lines are found
  * 16 bytes at a time (SSE2, a scalar fallback elsewhere) and handled in
- * place, a whole header section in one pass that also finds each line's
- * colon; only a line cut by the end of a buffer is copied into the side's
- * line buffer (its start, plus its last 16 bytes in tail when it outgrows
- * the buffer). Bodies are skipped by count.
+ * place, a header section 64 bytes at a time with bit arithmetic on its
+ * newline and colon masks (trk_hdrs); the usual request and status lines
+ * take a short path. Only a line cut by the end of a buffer is copied into
+ * the side's line buffer (its start, plus its last 16 bytes in tail when it
+ * outgrows the buffer). Bodies are skipped by count.
  *
  * The read side owns rd and publishes a ring entry when a request head is
  * complete; the write side owns wr, takes the oldest entry when a response
@@ -157,12 +158,12 @@ static int trk_ieq(const char *a, const char *lower, size_t n)
 	return 1;
 }
 
-static int trk_ows(char ch)
+static inline int trk_ows(char ch)
 {
 	return ch == ' ' || ch == '\t';
 }
 
-static void trk_trim(const char **v, const char **e)
+static inline void trk_trim(const char **v, const char **e)
 {
 	while (*v < *e && trk_ows(**v))
 		(*v)++;
@@ -171,22 +172,24 @@ static void trk_trim(const char **v, const char **e)
 }
 
 /* Line scanning, 16 bytes at a time. trk_block gives the bit masks of the
- * bytes equal to a, and equal to b1 or b2, among the bytes p..e (at most 16;
- * bit i is p[i]). lo is the start of the readable buffer holding p..e: a
- * short last block is loaded as the 16 bytes ending at e when those lie
- * inside it, so no load reaches past e or before lo. a, b1, b2 are never NUL. */
-static inline void trk_block(const char *p, const char *e, const char *lo, char a, char b1, char b2, unsigned *ma,
-			     unsigned *mb)
+ * bytes equal to a, and equal to b1 or b2, among the bytes p..e (at most 16
+ * of them; bit i is p[i]). lo..hi is the readable buffer holding p..e: a
+ * block is loaded whole from p when it fits before hi, else as the 16 bytes
+ * ending at hi when those lie inside the buffer, so no load reaches past hi
+ * or before lo. a, b1, b2 are never NUL. */
+static inline void trk_block(const char *p, const char *e, const char *lo, const char *hi, char a, char b1,
+			     char b2, unsigned *ma, unsigned *mb)
 {
 	size_t left = (size_t)(e - p);
+	unsigned lim = left >= 16 ? 0xffffu : (1u << left) - 1;
 #ifdef __SSE2__
 	unsigned sh = 0;
 	__m128i v;
-	if (left >= 16) {
+	if (hi - p >= 16) {
 		v = _mm_loadu_si128((const __m128i *)(const void *)p);
-	} else if ((size_t)(e - lo) >= 16) {
-		v = _mm_loadu_si128((const __m128i *)(const void *)(e - 16));
-		sh = 16 - (unsigned)left;
+	} else if (hi - lo >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(hi - 16));
+		sh = 16 - (unsigned)(hi - p);
 	} else {
 		char tmp[16] = { 0 };
 		memcpy(tmp, p, left);
@@ -195,30 +198,32 @@ static inline void trk_block(const char *p, const char *e, const char *lo, char 
 	__m128i y = _mm_cmpeq_epi8(v, _mm_set1_epi8(b1));
 	if (b2 != b1)
 		y = _mm_or_si128(y, _mm_cmpeq_epi8(v, _mm_set1_epi8(b2)));
-	*ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(a))) >> sh;
-	*mb = (unsigned)_mm_movemask_epi8(y) >> sh;
+	*ma = ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(a))) >> sh) & lim;
+	*mb = ((unsigned)_mm_movemask_epi8(y) >> sh) & lim;
 #else
 	unsigned x = 0, y = 0;
 	(void)lo;
+	(void)hi;
 	if (left > 16)
 		left = 16;
 	for (unsigned i = 0; i < left; i++) {
 		x |= (unsigned)(p[i] == a) << i;
 		y |= (unsigned)(p[i] == b1 || p[i] == b2) << i;
 	}
-	*ma = x;
-	*mb = y;
+	*ma = x & lim;
+	*mb = y & lim;
 #endif
 }
 
-/* The first a in p..e (NULL if none); *bf: the first b1 or b2 before it. */
-static inline const char *trk_scan(const char *p, const char *e, const char *lo, char a, char b1, char b2,
-				   const char **bf)
+/* The first a in p..e (NULL if none); *bf: the first b1 or b2 before it.
+ * lo..hi as for trk_block. */
+static inline const char *trk_scan(const char *p, const char *e, const char *lo, const char *hi, char a, char b1,
+				   char b2, const char **bf)
 {
 	const char *f = NULL;
 	for (; p < e; p += 16) {
 		unsigned ma, mb;
-		trk_block(p, e, lo, a, b1, b2, &ma, &mb);
+		trk_block(p, e, lo, hi, a, b1, b2, &ma, &mb);
 		if (ma) {
 			unsigned k = (unsigned)__builtin_ctz(ma);
 			mb &= (1u << k) - 1;
@@ -347,8 +352,10 @@ static int trk_field(struct trk_side *sd, const char *l, size_t n, const char *t
 }
 
 /* "HTTP/1.x": returns the minor version (capped at 1), -2 for HTTP/2.0, -1 otherwise. */
-static int trk_version(const char *v, size_t n)
+static inline int trk_version(const char *v, size_t n)
 {
+	if (n == 8 && trk_ld8(v) == trk_ld8("HTTP/1.1"))
+		return 1;
 	if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[7] < '0' || v[7] > '9')
 		return -1;
 	if (v[5] == '1')
@@ -494,7 +501,7 @@ static void rd_announce(struct trk_conn *c, unsigned m, const char *path, size_t
  * space, "HTTP/1.0" or "HTTP/1.1". l..n has no line end. Returns 0 when it
  * was handled, -1 to leave it to rd_start_line, which gives the same result
  * for every line handled here. */
-static inline int rd_start_fast(struct trk_conn *c, const char *l, size_t n, const char *lo,
+static inline int rd_start_fast(struct trk_conn *c, const char *l, size_t n, const char *lo, const char *hi,
 				const struct trk_sink *s)
 {
 	if (n < 14 || l[n - 9] != ' ' || l[n - 10] == ' ')
@@ -522,7 +529,7 @@ static inline int rd_start_fast(struct trk_conn *c, const char *l, size_t n, con
 		t = l + ml + 1;
 	}
 	const char *ve = l + n - 9, *qh;
-	if (t >= ve || *t != '/' || trk_scan(t, ve, lo, ' ', '?', '#', &qh))
+	if (t >= ve || *t != '/' || trk_scan(t, ve, lo, hi, ' ', '?', '#', &qh))
 		return -1;
 	const char *pe = qh ? qh : ve;
 	unsigned flags = 0;
@@ -788,6 +795,25 @@ static void wr_lost(struct trk_conn *c, const struct trk_sink *s)
 	trk_stop(c);
 }
 
+/* The usual status line: "HTTP/1.x NNN" then a space or the end. Returns
+ * 0 when it was handled, -1 to leave it to wr_status_line, which gives the
+ * same result for every line handled here. */
+static inline int wr_status_fast(struct trk_conn *c, const char *l, size_t n)
+{
+	if (n < 12 || l[8] != ' ' || (n > 12 && l[12] != ' '))
+		return -1;
+	uint64_t vw = trk_ld8(l);
+	unsigned d0 = (unsigned)(l[9] - '1'), d1 = (unsigned)(l[10] - '0'), d2 = (unsigned)(l[11] - '0');
+	if ((vw != trk_ld8("HTTP/1.1") && vw != trk_ld8("HTTP/1.0")) || d0 > 8 || d1 > 9 || d2 > 9)
+		return -1;
+	c->wr.status = (uint16_t)((d0 + 1) * 100 + d1 * 10 + d2);
+	c->wr.s.ver = vw == trk_ld8("HTTP/1.1");
+	c->wr.s.hf = 0;
+	c->wr.s.cl = 0;
+	c->wr.s.state = S_HDR;
+	return 0;
+}
+
 static void wr_status_line(struct trk_conn *c, const char *l, size_t n, const struct trk_sink *s)
 {
 	struct trk_side *sd = &c->wr.s;
@@ -960,54 +986,117 @@ bad:
 	}
 }
 
-/* Names trk_hdr acts on, by length: a line whose name has another length
- * costs no compare at all. */
-#define TRK_NAMELENS (1u << 7 | 1u << 10 | 1u << 14 | 1u << 17)
-
-/* A header line the fast loop does not settle by itself: a name trk_hdr may
- * act on, or a line without a colon past its first byte. */
-static __attribute__((noinline)) void trk_hdr_slow(struct trk_side *sd, const char *ls, const char *q,
-						   uintptr_t col, const struct trk_sink *s)
+/* Masks of the '\n' (*mn) and ':' (*mc) among the bytes b..e, at most 64;
+ * bit i is b[i]. e ends the readable buffer that starts at lo: a short last
+ * chunk is loaded as the 64 bytes ending at e when the buffer holds them. */
+static inline void trk_chunk(const char *b, const char *e, const char *lo, uint64_t *mn, uint64_t *mc)
 {
-	size_t len = (size_t)(q - ls);
+	uint64_t n = 0, c = 0;
+#ifdef __SSE2__
+	const char *q = b;
+	unsigned sh = 0;
+	if (e - b < 64 && e - lo >= 64) {
+		q = e - 64;
+		sh = (unsigned)(64 - (e - b));
+	}
+	if (e - q >= 64) {
+		const __m128i nl = _mm_set1_epi8('\n'), co = _mm_set1_epi8(':');
+		for (unsigned i = 0; i < 64; i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + i));
+			n |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)) << i;
+			c |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, co)) << i;
+		}
+		*mn = n >> sh;
+		*mc = c >> sh;
+		return;
+	}
+#endif
+	for (unsigned i = 0; i < 64 && i < (size_t)(e - b); i += 16) {
+		unsigned x, y;
+		trk_block(b + i, e, lo, e, '\n', ':', ':', &x, &y);
+		n |= (uint64_t)x << i;
+		c |= (uint64_t)y << i;
+	}
+	*mn = n;
+	*mc = c;
+}
+
+/* A header line l..q (q: its '\n') whose first colon is col, when the name
+ * may be one trk_hdr acts on, or the colon starts the line. */
+static __attribute__((noinline)) void trk_hdr_at(struct trk_side *sd, const char *l, const char *q,
+						 const char *col, const struct trk_sink *s)
+{
+	size_t len = (size_t)(q - l);
 	if (q[-1] == '\r')
 		len--;
-	if (trk_hdr(sd, ls, len, col < (uintptr_t)q ? (const char *)col : NULL, NULL, 0, 0) < 0)
+	if (trk_hdr(sd, l, len, col, NULL, 0, 0) < 0)
 		s->on_error(s->ctx);
 }
 
-/* Header lines in place, from the line start p to e, in one pass of 16-byte
- * blocks over the whole head: newlines end lines, the first colon after a
- * line start names its field. Returns the start of the empty line ending the
- * head with *nl its '\n', or (*nl NULL) the start of the line e cut. col is
- * an address so that "no colon yet" (UINTPTR_MAX) compares above any line. */
+/* Header lines in place, from the line start p to e, 64 bytes at a time
+ * with no work per ordinary line: from the newline and colon masks of a
+ * chunk, bit arithmetic finds each line's first colon or, for a line
+ * without one, its newline (C2 - S borrows from each line start up to the
+ * first colon or newline of that line, and no further since each line ends
+ * in a newline). Only three kinds of line cost more: a line without a colon
+ * (the empty line ending the head, a folded line, or an error), a line that
+ * starts with its colon (an error), and a line whose first colon sits 7, 10,
+ * 14 or 17 bytes in, the lengths of the names trk_hdr acts on. Returns the
+ * start of the empty line ending the head with *nl its '\n', or (*nl NULL)
+ * the start of the line e cut. */
 static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, const char *lo,
 			    const struct trk_sink *s, const char **nl)
 {
-	const char *ls = p;
-	uintptr_t col = UINTPTR_MAX;
-	for (const char *b = p; b < e; b += 16) {
-		unsigned mn, mc;
-		trk_block(b, e, lo, '\n', ':', ':', &mn, &mc);
-		if (col == UINTPTR_MAX && mc)
-			col = (uintptr_t)b + (unsigned)__builtin_ctz(mc);
-		while (mn) {
-			unsigned k = (unsigned)__builtin_ctz(mn);
+	const char *ls = p; /* start of the line the chunk begins in */
+	uint64_t start = 1; /* bit 0: a line starts at the chunk's first byte */
+	uint64_t open = 1;  /* bit 0: that line has no colon yet */
+	uint64_t pend = 0;  /* that line has a name of interest, its newline still to come */
+	const char *pcol = NULL; /* and this colon */
+	uint64_t sprev = 0; /* line starts in the previous chunk */
+	for (const char *b = p; b < e; b += 64) {
+		uint64_t N, C;
+		trk_chunk(b, e, lo, &N, &C);
+		uint64_t S = N << 1 | start;
+		uint64_t C2 = C | N;
+		uint64_t F = C2 & ~(C2 - (N << 1 | open));
+		uint64_t bad = F & N;
+		uint64_t cand = S << 7 | S << 10 | S << 14 | S << 17 | sprev >> 57 | sprev >> 54 | sprev >> 50 |
+				sprev >> 47;
+		uint64_t K = F & C & (S | cand);
+		uint64_t ev = bad | (N & ~(N - K)) | (-pend & N & -N);
+		while (ev) {
+			unsigned k = (unsigned)__builtin_ctzll(ev);
 			const char *q = b + k;
-			mn &= mn - 1;
-			if ((size_t)(q - ls) <= 1 && (q == ls || *ls == '\r')) {
-				*nl = q;
-				return ls;
+			uint64_t below = N & ((1ull << k) - 1);
+			const char *l0 = below ? b + 64 - __builtin_clzll(below) : ls;
+			ev &= ev - 1;
+			if (bad >> k & 1) {
+				size_t len = (size_t)(q - l0);
+				if (len <= 1 && (len == 0 || *l0 == '\r')) {
+					*nl = q;
+					return l0;
+				}
+				if (!trk_ows(*l0))
+					s->on_error(s->ctx);
+			} else {
+				uint64_t kb = K & ((1ull << k) - 1);
+				trk_hdr_at(sd, l0, q, kb ? b + 63 - __builtin_clzll(kb) : pcol, s);
 			}
-			/* the colon lies inside the line, past its first byte, and
-			 * names no field we act on: nothing more to do */
-			uintptr_t nlen = col - (uintptr_t)ls;
-			if (nlen - 1 >= (uintptr_t)(q - ls) - 1 || (nlen < 32 && (TRK_NAMELENS >> nlen & 1)))
-				trk_hdr_slow(sd, ls, q, col, s);
-			ls = q + 1;
-			unsigned r = mc & (~1u << k);
-			col = r ? (uintptr_t)b + (unsigned)__builtin_ctz(r) : UINTPTR_MAX;
 		}
+		if (N) {
+			unsigned h = 63u - (unsigned)__builtin_clzll(N);
+			ls = b + h + 1;
+			start = h == 63;
+			open = h == 63 || !(C >> (h + 1));
+			pend = h != 63 && (K >> (h + 1)) != 0;
+		} else {
+			start = 0;
+			open &= !C;
+			pend |= K != 0;
+		}
+		if (K)
+			pcol = b + 63 - __builtin_clzll(K);
+		sprev = S;
 	}
 	*nl = NULL;
 	return ls;
@@ -1217,7 +1306,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 						rd_head_end(c, s);
 				} else {
 					const char *colon;
-					nl = trk_scan(p, e, lo, '\n', '\n', '\n', &colon);
+					nl = trk_scan(p, e, lo, e, '\n', '\n', '\n', &colon);
 					if (!nl) {
 						trk_hold(sd, lb, cap, p, (size_t)n);
 						return;
@@ -1225,12 +1314,13 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 					size_t len = (size_t)(nl - p);
 					if (len && nl[-1] == '\r')
 						len--;
-					if (wr || sd->state != S_START || rd_start_fast(c, p, len, lo, s) < 0)
+					if (sd->state != S_START ||
+					    (wr ? wr_status_fast(c, p, len) : rd_start_fast(c, p, len, lo, e, s)) < 0)
 						trk_line(c, wr, p, (size_t)(nl - p), 0, now, s);
 				}
 			} else {
 				const char *colon;
-				nl = trk_scan(p, e, lo, '\n', '\n', '\n', &colon);
+				nl = trk_scan(p, e, lo, e, '\n', '\n', '\n', &colon);
 				if (!nl) {
 					trk_hold(sd, lb, cap, p, (size_t)n);
 					return;
