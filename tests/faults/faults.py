@@ -10,11 +10,11 @@ Reuses tests/e2e/traffic.py for scraping and parsing. Standard library only.
   faults.py seriesroot DIR N
   faults.py load PORT SECONDS OUT.json [--conns C] [--paths N] [--mport M]
                 [--chaos PID --signal KILL|STOP --every S]
-  faults.py settle OUT.json MPORT [--exact] [--timeout S]
-  faults.py hostile PORT OUT.json [--mport M] [--proxy-port P] [--server NAME]
-  faults.py hcompare BARE.json SHIM.json
-  faults.py scan PORT MPORT N --max-series K --pids PID,PID...
-  faults.py fdprobe PORT [--path P] [--max N]
+  faults.py settle OUT.json MPORT [--exact] [--timeout S]   (exit 3: responses uncounted)
+  faults.py hostile PORT OUT.json [--mport M --save-dir DIR] [--proxy-port P]
+  faults.py hcompare BARE.json SHIM.json [--known CASE=REASON ...]   (exit 77: known bugs only)
+  faults.py scan PORT MPORT N --max-series K --pids PID,PID... [--rss-kib K]
+  faults.py fdprobe PORT [--path P] [--max N] [--mport M]
   faults.py count PORT N [--path P]
 """
 
