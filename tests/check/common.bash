@@ -8,21 +8,28 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../faults/common.bash"
 
 CHECK_DIR=$E2E_ROOT/tests/check
-ASAN_B=$E2E_ROOT/build/asan
-ASAN_LIB=$ASAN_B/libpromshim.so
 SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
 # asan_setup: builds the sanitizer library and points the e2e helpers at
 # it. The host is not built with ASan, so the ASan runtime (which carries
 # UBSan's) must be the first library loaded: it comes first in LD_PRELOAD.
 # Leak detection is off: the leaks it would find at exit are the hosts'
-# own (Python frees little at exit); valgrind.sh looks for ours.
+# own (Python frees little at exit); valgrind_nginx.sh looks for ours.
+# The compiler is clang 18 or later: an older ASan runtime takes no
+# allocator lock around fork, so a forking server (nginx starting its
+# workers while the shim's thread allocates) leaves children hung in malloc.
 asan_setup() {
-	command -v clang >/dev/null || skip "clang missing"
-	ASAN_RT=$(clang -print-file-name=libclang_rt.asan-x86_64.so)
-	[ -f "$ASAN_RT" ] || skip "no ASan runtime ($ASAN_RT)"
-	make -s -C "$E2E_ROOT" B=build/asan CC=clang OPT=-O1 SAN="$SAN_FLAGS" build/asan/libpromshim.so >&2 ||
-		fail "the ASan+UBSan library does not build"
+	local cc
+	for cc in clang-19 clang-18 clang; do
+		command -v $cc >/dev/null || continue
+		[ "$($cc -dumpversion | cut -d. -f1)" -ge 18 ] && { ASAN_CC=$cc; break; }
+	done
+	[ -n "${ASAN_CC:-}" ] || skip "no clang >= 18 (ASan before LLVM 18 deadlocks forked children of threaded parents)"
+	ASAN_RT=$($ASAN_CC -print-file-name=libclang_rt.asan-x86_64.so)
+	[ -f "$ASAN_RT" ] || skip "no ASan runtime for $ASAN_CC ($ASAN_RT)"
+	ASAN_LIB=$E2E_ROOT/build/asan-check/libpromshim.so
+	make -s -C "$E2E_ROOT" B=build/asan-check CC="$ASAN_CC" OPT=-O1 SAN="$SAN_FLAGS" \
+		build/asan-check/libpromshim.so >&2 || fail "the ASan+UBSan library does not build"
 	[[ $(nm -D "$ASAN_LIB") == *" U __asan_init"* ]] || fail "$ASAN_LIB is not instrumented"
 	SHIM_LIB="$ASAN_RT $ASAN_LIB"
 	# lib.sh tests SHIM_LIB as one file; here it is two.
@@ -35,6 +42,7 @@ asan_setup() {
 	# LD_PRELOAD and refuses to run; reports are symbolized here instead.
 	export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:symbolize=0:log_path=$SAN_DIR/asan:log_exe_name=1"
 	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:symbolize=0:log_path=$SAN_DIR/ubsan:log_exe_name=1"
+	log "$ASAN_CC $($ASAN_CC -dumpversion): $ASAN_RT $ASAN_LIB"
 	asan_canary
 }
 
@@ -62,7 +70,7 @@ __attribute__((constructor)) static void canary(void)
 }
 C
 	# shellcheck disable=SC2086
-	clang -shared -fPIC -g $SAN_FLAGS -o "$so" "$E2E_WORK/canary.c" || fail "cannot build the canary"
+	"$ASAN_CC" -shared -fPIC -g $SAN_FLAGS -o "$so" "$E2E_WORK/canary.c" || fail "cannot build the canary"
 	chmod 755 "$so"
 	for kind in heap ub; do
 		setpriv --reuid=nobody --regid=nogroup --clear-groups \
@@ -101,7 +109,7 @@ san_clean() {
 # the same with function and line after each such frame.
 san_symbolize() {
 	local sym ln obj off
-	sym=$(command -v llvm-symbolizer-14 llvm-symbolizer addr2line | head -n 1)
+	sym=$(command -v llvm-symbolizer-19 llvm-symbolizer-18 llvm-symbolizer-14 llvm-symbolizer addr2line | head -n 1)
 	while IFS= read -r ln; do
 		echo "$ln"
 		[[ $ln =~ \(([^()+]+)\+(0x[0-9a-f]+)\) ]] || continue
