@@ -486,8 +486,9 @@ def run_case(port, spec):
         for s in held:
             s.sendall(b"done\r\n\r\n")
             s.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + 15  # one deadline for them all
         for s in held:
-            outs.append(read_all(s, time.monotonic() + 15))
+            outs.append(read_all(s, deadline))
             s.close()
         return outs
     return [send_read(port, spec)]
