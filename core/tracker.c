@@ -4,9 +4,9 @@
  *
  * Both directions run the same engine over struct trk_side: lines are found
  * 16 bytes at a time (SSE2, a scalar fallback elsewhere) and handled in
- * place, a header section 64 bytes at a time with bit arithmetic on its
- * newline and colon masks (trk_hdrs); the usual request and status lines
- * take a short path. Only a line cut by the end of a buffer is copied into
+ * place: a header line costs one pass of newline and colon masks and, unless
+ * its name's length and first letter match a field of interest, nothing
+ * more (trk_hdrs); the usual request and status lines take a short path. Only a line cut by the end of a buffer is copied into
  * the side's line buffer (its start, plus its last 16 bytes in tail when it
  * outgrows the buffer). Bodies are skipped by count.
  *
@@ -181,10 +181,18 @@ static inline void trk_block(const char *p, const char *e, const char *lo, const
 			     char b2, unsigned *ma, unsigned *mb)
 {
 	size_t left = (size_t)(e - p);
-	unsigned lim = left >= 16 ? 0xffffu : (1u << left) - 1;
 #ifdef __SSE2__
-	unsigned sh = 0;
 	__m128i v;
+	if (left >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i y = _mm_cmpeq_epi8(v, _mm_set1_epi8(b1));
+		if (b2 != b1)
+			y = _mm_or_si128(y, _mm_cmpeq_epi8(v, _mm_set1_epi8(b2)));
+		*ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(a)));
+		*mb = (unsigned)_mm_movemask_epi8(y);
+		return;
+	}
+	unsigned lim = (1u << left) - 1, sh = 0;
 	if (hi - p >= 16) {
 		v = _mm_loadu_si128((const __m128i *)(const void *)p);
 	} else if (hi - lo >= 16) {
@@ -201,7 +209,7 @@ static inline void trk_block(const char *p, const char *e, const char *lo, const
 	*ma = ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(a))) >> sh) & lim;
 	*mb = ((unsigned)_mm_movemask_epi8(y) >> sh) & lim;
 #else
-	unsigned x = 0, y = 0;
+	unsigned x = 0, y = 0, lim = left >= 16 ? 0xffffu : (1u << left) - 1;
 	(void)lo;
 	(void)hi;
 	if (left > 16)
@@ -266,7 +274,7 @@ static unsigned trk_tokens(const char *v, const char *e, int *last_chunked)
 }
 
 /* The value v..e of a Content-Length field. */
-static void trk_content_length(struct trk_side *sd, const char *v, const char *e, int over)
+static inline void trk_content_length(struct trk_side *sd, const char *v, const char *e, int over)
 {
 	trk_trim(&v, &e);
 	uint64_t x = 0;
@@ -302,7 +310,7 @@ static void trk_transfer_encoding(struct trk_side *sd, const char *v, const char
 	sd->hf = (uint8_t)(lc ? (sd->hf | HF_CHUNKED) : (sd->hf & ~HF_CHUNKED));
 }
 
-static void trk_connection(struct trk_side *sd, const char *v, const char *e, const char *tl, size_t tn, int over)
+static inline void trk_connection(struct trk_side *sd, const char *v, const char *e, const char *tl, size_t tn, int over)
 {
 	trk_trim(&v, &e);
 	if (e - v == 10 && trk_ieq8(v, "keep-ali") && trk_ieq8(v + 2, "ep-alive"))
@@ -986,43 +994,9 @@ bad:
 	}
 }
 
-/* Masks of the '\n' (*mn) and ':' (*mc) among the bytes b..e, at most 64;
- * bit i is b[i]. e ends the readable buffer that starts at lo: a short last
- * chunk is loaded as the 64 bytes ending at e when the buffer holds them. */
-static inline void trk_chunk(const char *b, const char *e, const char *lo, uint64_t *mn, uint64_t *mc)
-{
-	uint64_t n = 0, c = 0;
-#ifdef __SSE2__
-	const char *q = b;
-	unsigned sh = 0;
-	if (e - b < 64 && e - lo >= 64) {
-		q = e - 64;
-		sh = (unsigned)(64 - (e - b));
-	}
-	if (e - q >= 64) {
-		const __m128i nl = _mm_set1_epi8('\n'), co = _mm_set1_epi8(':');
-		for (unsigned i = 0; i < 64; i += 16) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + i));
-			n |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)) << i;
-			c |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, co)) << i;
-		}
-		*mn = n >> sh;
-		*mc = c >> sh;
-		return;
-	}
-#endif
-	for (unsigned i = 0; i < 64 && i < (size_t)(e - b); i += 16) {
-		unsigned x, y;
-		trk_block(b + i, e, lo, e, '\n', ':', ':', &x, &y);
-		n |= (uint64_t)x << i;
-		c |= (uint64_t)y << i;
-	}
-	*mn = n;
-	*mc = c;
-}
-
-/* A header line l..q (q: its '\n') whose first colon is col, when the name
- * may be one trk_hdr acts on, or the colon starts the line. */
+/* A header line l..q (q: its '\n') whose first colon is col (NULL: none)
+ * when the fast loop cannot settle it alone: a name trk_hdr may act on, a
+ * colon at the start, no colon at all. */
 static __attribute__((noinline)) void trk_hdr_at(struct trk_side *sd, const char *l, const char *q,
 						 const char *col, const struct trk_sink *s)
 {
@@ -1033,70 +1007,77 @@ static __attribute__((noinline)) void trk_hdr_at(struct trk_side *sd, const char
 		s->on_error(s->ctx);
 }
 
-/* Header lines in place, from the line start p to e, 64 bytes at a time
- * with no work per ordinary line: from the newline and colon masks of a
- * chunk, bit arithmetic finds each line's first colon or, for a line
- * without one, its newline (C2 - S borrows from each line start up to the
- * first colon or newline of that line, and no further since each line ends
- * in a newline). Only three kinds of line cost more: a line without a colon
- * (the empty line ending the head, a folded line, or an error), a line that
- * starts with its colon (an error), and a line whose first colon sits 7, 10,
- * 14 or 17 bytes in, the lengths of the names trk_hdr acts on. Returns the
- * start of the empty line ending the head with *nl its '\n', or (*nl NULL)
- * the start of the line e cut. */
+/* First letter (lowercase) of the name trk_hdr acts on that has this
+ * length; a line with any other name costs no compare at all. */
+static const unsigned char trk_namelet[32] = { [7] = 'u', [10] = 'c', [14] = 'c', [17] = 't' };
+
+/* Lengths of the names trk_hdr acts on. */
+#define TRK_NAMELENS (1u << 7 | 1u << 10 | 1u << 14 | 1u << 17)
+
+/* Header lines in place, from the line start p to e (lo: the buffer's
+ * start). Each line is read 16 bytes at a time from its start until its
+ * newline, the colon mask of the same loads giving its name's length.
+ * Returns the start of the empty line ending the head with *nl its '\n',
+ * or (*nl NULL) the start of the line e cut. */
 static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, const char *lo,
 			    const struct trk_sink *s, const char **nl)
 {
-	const char *ls = p; /* start of the line the chunk begins in */
-	uint64_t start = 1; /* bit 0: a line starts at the chunk's first byte */
-	uint64_t open = 1;  /* bit 0: that line has no colon yet */
-	uint64_t pend = 0;  /* that line has a name of interest, its newline still to come */
-	const char *pcol = NULL; /* and this colon */
-	uint64_t sprev = 0; /* line starts in the previous chunk */
-	for (const char *b = p; b < e; b += 64) {
-		uint64_t N, C;
-		trk_chunk(b, e, lo, &N, &C);
-		uint64_t S = N << 1 | start;
-		uint64_t C2 = C | N;
-		uint64_t F = C2 & ~(C2 - (N << 1 | open));
-		uint64_t bad = F & N;
-		uint64_t cand = S << 7 | S << 10 | S << 14 | S << 17 | sprev >> 57 | sprev >> 54 | sprev >> 50 |
-				sprev >> 47;
-		uint64_t K = F & C & (S | cand);
-		uint64_t ev = bad | (N & ~(N - K)) | (-pend & N & -N);
-		while (ev) {
-			unsigned k = (unsigned)__builtin_ctzll(ev);
-			const char *q = b + k;
-			uint64_t below = N & ((1ull << k) - 1);
-			const char *l0 = below ? b + 64 - __builtin_clzll(below) : ls;
-			ev &= ev - 1;
-			if (bad >> k & 1) {
-				size_t len = (size_t)(q - l0);
-				if (len <= 1 && (len == 0 || *l0 == '\r')) {
-					*nl = q;
-					return l0;
+	const char *ls = p;
+#ifdef __SSE2__
+	const __m128i cn = _mm_set1_epi8('\n'), cc = _mm_set1_epi8(':');
+#endif
+	while (ls < e) {
+		size_t k, col;
+#ifdef __SSE2__
+		/* A line shorter than 32 bytes while 32 bytes remain: two
+		 * loads and one pass of masks, no bounds to mind. */
+		uint32_t mn = 0, mc = 0;
+		if (e - ls >= 32) {
+			__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)ls);
+			__m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(ls + 16));
+			mn = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, cn)) |
+			     (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, cn)) << 16;
+			mc = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, cc)) |
+			     (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, cc)) << 16;
+		}
+		if (mn) {
+			k = (unsigned)__builtin_ctz(mn);
+			/* first colon before the newline; 31 (past any line here) if none */
+			col = (unsigned)__builtin_ctz((mc & (mn ^ (mn - 1))) | 1u << 31);
+		} else
+#endif
+		{
+			col = SIZE_MAX;
+			for (size_t off = 0;; off += 16) {
+				unsigned bn, bc;
+				if (ls + off >= e) {
+					*nl = NULL;
+					return ls;
 				}
-				if (!trk_ows(*l0))
-					s->on_error(s->ctx);
-			} else {
-				uint64_t kb = K & ((1ull << k) - 1);
-				trk_hdr_at(sd, l0, q, kb ? b + 63 - __builtin_clzll(kb) : pcol, s);
+				trk_block(ls + off, e, lo, e, '\n', ':', ':', &bn, &bc);
+				if (col == SIZE_MAX && bc)
+					col = off + (unsigned)__builtin_ctz(bc);
+				if (bn) {
+					k = off + (unsigned)__builtin_ctz(bn);
+					break;
+				}
 			}
+			if (col >= k)
+				col = k; /* none in the line */
+			else if (col > 31)
+				col = 31; /* past the names looked at: a field of no interest */
 		}
-		if (N) {
-			unsigned h = 63u - (unsigned)__builtin_clzll(N);
-			ls = b + h + 1;
-			start = h == 63;
-			open = h == 63 || !(C >> (h + 1));
-			pend = h != 63 && (K >> (h + 1)) != 0;
-		} else {
-			start = 0;
-			open &= !C;
-			pend |= K != 0;
+		const char *q = ls + k;
+		if (k <= 1 && (k == 0 || *ls == '\r')) {
+			*nl = q;
+			return ls;
 		}
-		if (K)
-			pcol = b + 63 - __builtin_clzll(K);
-		sprev = S;
+		/* a colon inside the line past its first byte names a field;
+		 * only four (length, first letter) pairs need a closer look:
+		 * User-Agent, Referer, Set-Cookie and the like need none */
+		if (col - 1 >= k - 1 || ((unsigned char)*ls | 0x20) == trk_namelet[col])
+			trk_hdr_at(sd, ls, q, col < k ? (col < 31 ? ls + col : memchr(ls, ':', k)) : NULL, s);
+		ls = q + 1;
 	}
 	*nl = NULL;
 	return ls;
