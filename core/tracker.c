@@ -418,7 +418,7 @@ static void rd_done(struct trk_conn *c)
 
 /* Reserves the ring slot for the request just started, or sends it to ovf.
  * Returns the slot or NULL. */
-static struct trk_pend *rd_slot(struct trk_conn *c)
+static inline struct trk_pend *rd_slot(struct trk_conn *c)
 {
 	uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
 	uint32_t t = atomic_load_explicit(&c->wr.tail, memory_order_acquire);
@@ -430,7 +430,7 @@ static struct trk_pend *rd_slot(struct trk_conn *c)
 	return &c->ring[h % TRK_PENDING];
 }
 
-static void rd_publish(struct trk_conn *c)
+static inline void rd_publish(struct trk_conn *c)
 {
 	if (c->rd.kind == K_RING) {
 		uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
@@ -444,7 +444,7 @@ static void rd_publish(struct trk_conn *c)
 }
 
 /* Body bytes of the published request so far. */
-static void rd_body_note(struct trk_conn *c)
+static inline void rd_body_note(struct trk_conn *c)
 {
 	if (c->rd.kind == K_RING) {
 		uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
@@ -477,7 +477,7 @@ static void rd_unsupported(struct trk_conn *c, unsigned reason, const struct trk
 }
 
 /* A parsed request line: announce it and start its header section. */
-static void rd_announce(struct trk_conn *c, unsigned m, const char *path, size_t len, unsigned flags, int ver,
+static inline void rd_announce(struct trk_conn *c, unsigned m, const char *path, size_t len, unsigned flags, int ver,
 			const struct trk_sink *s)
 {
 	struct trk_side *sd = &c->rd.s;
@@ -664,7 +664,7 @@ static void rd_start_line(struct trk_conn *c, const char *l, size_t n, int over,
 }
 
 /* After the request's last body byte. */
-static void rd_msg_end(struct trk_conn *c)
+static inline void rd_msg_end(struct trk_conn *c)
 {
 	rd_body_note(c);
 	uint8_t x = c->rd.xflags;
@@ -679,7 +679,7 @@ static void rd_msg_end(struct trk_conn *c)
 }
 
 /* Empty line ending the request head: decide the body (RFC 9112 6.3). */
-static void rd_head_end(struct trk_conn *c, const struct trk_sink *s)
+static inline void rd_head_end(struct trk_conn *c, const struct trk_sink *s)
 {
 	struct trk_side *sd = &c->rd.s;
 	uint8_t hf = sd->hf;
@@ -722,7 +722,7 @@ static void rd_head_end(struct trk_conn *c, const struct trk_sink *s)
 /* ---- the write side ---- */
 
 /* The oldest request without a response, when a response starts. */
-static void wr_take(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
+static inline void wr_take(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 {
 	uint32_t t = atomic_load_explicit(&c->wr.tail, memory_order_relaxed);
 	uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_acquire);
@@ -752,7 +752,7 @@ static void wr_take(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 	c->wr.s.body = 0;
 }
 
-static void wr_report(struct trk_conn *c, uint64_t t_end, unsigned xflags, const struct trk_sink *s)
+static inline void wr_report(struct trk_conn *c, uint64_t t_end, unsigned xflags, const struct trk_sink *s)
 {
 	struct trk_exchange x;
 	uint32_t t = atomic_load_explicit(&c->wr.tail, memory_order_relaxed);
@@ -776,7 +776,7 @@ static void wr_report(struct trk_conn *c, uint64_t t_end, unsigned xflags, const
 }
 
 /* The response's last byte went out at now. */
-static void wr_complete(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
+static inline void wr_complete(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 {
 	int close = (c->wr.s.misc & WM_CLOSE) || (c->wr.xflags & X_CLOSE);
 	wr_report(c, now, 0, s);
@@ -785,7 +785,7 @@ static void wr_complete(struct trk_conn *c, uint64_t now, const struct trk_sink 
 		trk_stop(c);
 }
 
-static void wr_msg_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
+static inline void wr_msg_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 {
 	if (c->wr.s.misc & WM_DISCARD) {
 		c->wr.s.misc &= (uint8_t)~WM_DISCARD;
@@ -845,7 +845,7 @@ static void wr_status_line(struct trk_conn *c, const char *l, size_t n, const st
 	sd->state = S_HDR;
 }
 
-static void wr_head_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
+static inline void wr_head_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 {
 	struct trk_side *sd = &c->wr.s;
 	unsigned st = c->wr.status;
@@ -1025,25 +1025,60 @@ static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, c
 	const char *ls = p;
 #ifdef __SSE2__
 	const __m128i cn = _mm_set1_epi8('\n'), cc = _mm_set1_epi8(':');
+	/* masks of the buffer's last 16 bytes serve every short last block */
+	int tail = e - lo >= 16;
+	uint32_t tn = 0, tc = 0;
+	if (tail) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(e - 16));
+		tn = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cn));
+		tc = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cc));
+	}
 #endif
 	while (ls < e) {
 		size_t k, col;
 #ifdef __SSE2__
-		/* A line shorter than 32 bytes while 32 bytes remain: two
-		 * loads and one pass of masks, no bounds to mind. */
-		uint32_t mn = 0, mc = 0;
-		if (e - ls >= 32) {
+		/* A line shorter than 32 bytes: two loads (or the buffer's
+		 * last bytes) and one pass of masks. */
+		uint64_t mn = 0, mc = 0;
+		size_t left = (size_t)(e - ls);
+		if (left < 32 && tail) {
+			if (left >= 16) {
+				__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)ls);
+				mn = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, cn)) | (tn >> (32 - left)) << 16;
+				mc = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, cc)) | (tc >> (32 - left)) << 16;
+			} else {
+				mn = tn >> (16 - left);
+				mc = tc >> (16 - left);
+			}
+			if (!mn)
+				break; /* no newline before e: the line is cut */
+		} else if (left >= 32) {
 			__m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)ls);
 			__m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(ls + 16));
 			mn = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, cn)) |
 			     (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, cn)) << 16;
 			mc = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, cc)) |
 			     (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, cc)) << 16;
+			if (!mn && e - ls >= 64) {
+				/* a longer line (a date, a cookie): two more loads */
+				v0 = _mm_loadu_si128((const __m128i *)(const void *)(ls + 32));
+				v1 = _mm_loadu_si128((const __m128i *)(const void *)(ls + 48));
+				mn = ((uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, cn)) |
+				      (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, cn)) << 16)
+				     << 32;
+				mc |= ((uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, cc)) |
+				       (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, cc)) << 16)
+				      << 32;
+			}
 		}
 		if (mn) {
-			k = (unsigned)__builtin_ctz(mn);
-			/* first colon before the newline; 31 (past any line here) if none */
-			col = (unsigned)__builtin_ctz((mc & (mn ^ (mn - 1))) | 1u << 31);
+			k = (unsigned)__builtin_ctzll(mn);
+			/* first colon before the newline, 31 when it lies past the
+			 * names looked at (a field of no interest), k if none */
+			mc &= mn ^ (mn - 1);
+			col = mc ? (unsigned)__builtin_ctzll(mc) : k;
+			if (col > 31 && col < k)
+				col = 31;
 		} else
 #endif
 		{
@@ -1355,8 +1390,11 @@ void trk_writev(struct trk_conn *c, const struct iovec *iov, int iovcnt, size_t 
 {
 	for (int i = 0; i < iovcnt && n; i++) {
 		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
-		if (k)
-			trk_write(c, iov[i].iov_base, k, now, s);
+		if (k) {
+			if (trk_stopped(c))
+				return;
+			trk_run(c, 1, iov[i].iov_base, k, now, s);
+		}
 		n -= k;
 	}
 }
