@@ -1378,9 +1378,23 @@ void trk_readv(struct trk_conn *c, const struct iovec *iov, int iovcnt, size_t n
 	}
 }
 
+/* Response body bytes that end inside the body: counted without the
+ * engine. Returns 0 when the bytes need the engine. */
+static inline int wr_body_fast(struct trk_conn *c, uint64_t n, uint64_t now, const struct trk_sink *s)
+{
+	struct trk_side *sd = &c->wr.s;
+	if (sd->state != S_BODY || n > sd->rem)
+		return 0;
+	sd->rem -= n;
+	sd->body += n;
+	if (!sd->rem)
+		wr_msg_end(c, now, s);
+	return 1;
+}
+
 void trk_write(struct trk_conn *c, const void *buf, size_t n, uint64_t now, const struct trk_sink *s)
 {
-	if (!n || trk_stopped(c))
+	if (!n || trk_stopped(c) || wr_body_fast(c, n, now, s))
 		return;
 	trk_run(c, 1, buf, n, now, s);
 }
@@ -1393,7 +1407,8 @@ void trk_writev(struct trk_conn *c, const struct iovec *iov, int iovcnt, size_t 
 		if (k) {
 			if (trk_stopped(c))
 				return;
-			trk_run(c, 1, iov[i].iov_base, k, now, s);
+			if (!wr_body_fast(c, k, now, s))
+				trk_run(c, 1, iov[i].iov_base, k, now, s);
 		}
 		n -= k;
 	}
@@ -1401,7 +1416,7 @@ void trk_writev(struct trk_conn *c, const struct iovec *iov, int iovcnt, size_t 
 
 void trk_write_opaque(struct trk_conn *c, uint64_t n, uint64_t now, const struct trk_sink *s)
 {
-	if (!n || trk_stopped(c))
+	if (!n || trk_stopped(c) || wr_body_fast(c, n, now, s))
 		return;
 	trk_run(c, 1, NULL, n, now, s);
 }
