@@ -245,7 +245,7 @@ void shim_conn_listening(int fd)
 		shim_family_listening();
 }
 
-void shim_conn_accepted(int lfd, int fd)
+uint32_t shim_conn_listener(int lfd)
 {
 	unsigned lb = shim_fd_bits(lfd) & (SHIM_FD_LQ | SHIM_FD_LN);
 	uint16_t lport;
@@ -255,6 +255,13 @@ void shim_conn_accepted(int lfd, int fd)
 		int is_tcp;
 		lb = conn_classify(lfd, &is_tcp, &lport);
 	}
+	return lb | (uint32_t)lport << 8;
+}
+
+void shim_conn_accepted(uint32_t listener, int fd)
+{
+	unsigned lb = listener & 0xffu;
+	uint16_t lport = (uint16_t)(listener >> 8);
 	if (shim_fd_bits(fd))
 		shim_conn_drop_fd(fd); /* closed behind our back (raw syscall, glibc internals) */
 	if (!(lb & SHIM_FD_LQ))

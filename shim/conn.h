@@ -25,9 +25,17 @@ struct shim_conn {
 /* Map the pool for n connections (lazily touched). Returns 0 or -1. */
 int shim_conn_pool_init(unsigned n);
 
-/* accept on lfd returned fd: track it when lfd is a qualifying listener;
- * an fd still marked live from a close we never saw ends first. */
-void shim_conn_accepted(int lfd, int fd);
+/* What an accept needs to know of listener lfd (state bits | local port
+ * << 8), classifying it on first sight. Read BEFORE the real accept: a
+ * signal handler that runs as the accept returns (Apache prefork's
+ * graceful restart closes its listeners from one) or another thread may
+ * close lfd before the hook could look again. */
+uint32_t shim_conn_listener(int lfd);
+
+/* accept on a listener (what shim_conn_listener said of it) returned fd:
+ * track it when the listener qualifies; an fd still marked live from a
+ * close we never saw ends first. */
+void shim_conn_accepted(uint32_t listener, int fd);
 
 /* listen(fd) succeeded: classify fd and tell the family. */
 void shim_conn_listening(int fd);

@@ -89,13 +89,28 @@ EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	return SHIM_REAL(bind)(fd, addr, len);
 }
 
+/* The listener is looked at before the real accept: the kernel runs a
+ * pending signal's handler as the accept returns, before this hook sees the
+ * new fd, and Apache prefork's graceful-restart handler closes the
+ * listeners; looked at afterwards, lfd is gone and its connection untracked. */
+static inline uint32_t hk_listener(int lfd)
+{
+	if (!shim_fd_cap)
+		return 0;
+	int e = errno;
+	uint32_t l = shim_conn_listener(lfd);
+	errno = e;
+	return l;
+}
+
 EXPORT int accept(int lfd, struct sockaddr *addr, socklen_t *len)
 {
 	hk_family_check(1);
+	uint32_t l = hk_listener(lfd);
 	int fd = SHIM_REAL(accept)(lfd, addr, len);
 	if (fd >= 0 && shim_fd_cap) {
 		int e = errno;
-		shim_conn_accepted(lfd, fd);
+		shim_conn_accepted(l, fd);
 		errno = e;
 	}
 	return fd;
@@ -104,10 +119,11 @@ EXPORT int accept(int lfd, struct sockaddr *addr, socklen_t *len)
 EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	hk_family_check(1);
+	uint32_t l = hk_listener(lfd);
 	int fd = SHIM_REAL(accept4)(lfd, addr, len, flags);
 	if (fd >= 0 && shim_fd_cap) {
 		int e = errno;
-		shim_conn_accepted(lfd, fd);
+		shim_conn_accepted(l, fd);
 		errno = e;
 	}
 	return fd;
