@@ -1297,7 +1297,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 			sd->over = 0;
 			sd->tlen = 0;
 			sd->state = S_START;
-			break;
+			goto lines; /* p is set and nothing is held */
 		default: {
 			/* line states */
 			if (!p) {
@@ -1308,6 +1308,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 				return;
 			}
 			const char *nl;
+		lines:
 			if (sd->llen == 0 && !sd->over) {
 				/* the common case: lines in place, a whole head in one pass */
 				if (sd->state == S_HDR) {
@@ -1351,6 +1352,8 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 			n = (uint64_t)(e - p);
 			if (trk_stopped(c))
 				return;
+			if (n && sd->state == S_HDR)
+				goto lines; /* the header lines after a start line */
 			break;
 		}
 		}
