@@ -38,13 +38,8 @@ grep -c 'resuming normal operations' "$E2E_WORK/a/error.log" >"$E2E_WORK/resumed
 [ "$(cat "$E2E_WORK/resumed")" -ge $((n + 1)) ] ||
 	fail "Apache logged $(cat "$E2E_WORK/resumed") starts for $n graceful restarts"
 promtool_ok "$E2E_WORK/scrape.txt"
-"${FP[@]}" settle "$E2E_WORK/load.json" "$MPORT"
-rc=$?
-if [ $rc -eq 3 ]; then
-	# Everything else held; see the shortfall printed above.
-	echo "KNOWN BUG: a prefork child sent SIGUSR1 (graceful restart) while serving completes that response in full (access log, client) but it is never counted; about 1 in 4 restarts under load; SIGUSR1 sent straight to the children does the same; child exit by MaxConnectionsPerChild loses nothing"
-	exit 77
-fi
-[ $rc -eq 0 ] || fail "after $n graceful restarts"
+# A child that accepts as SIGUSR1 arrives serves that connection with its
+# listener already closed by the handler: still counted.
+"${FP[@]}" settle "$E2E_WORK/load.json" "$MPORT" || fail "after $n graceful restarts"
 pid_alive "$SERVER_PID" || fail "the Apache parent died"
 log "$n graceful restarts: ok"
