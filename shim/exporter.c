@@ -3,13 +3,19 @@
  * content negotiation, gzip with a one-second cache, and the exporter's
  * fds, which live at high numbers and are closed in a fork child.
  *
- * libmicrohttpd runs in "external select" mode without a listening socket,
+ * libmicrohttpd runs in "external epoll" mode without a listening socket,
  * driven by the family's serving thread: that thread accepts scrapes itself
  * with the real accept4, moves each socket above SHIM_FD_FLOOR and hands it
  * over with MHD_add_connection. So libmicrohttpd starts no thread, opens no
- * epoll or wake-up fd at a low number, and never holds the listening socket:
- * when the host closes or dups over one of our fds we can forget it and
- * build a new one without libmicrohttpd closing a number the host reuses.
+ * wake-up fd, its one epoll fd is moved high as it is made (the
+ * epoll_create1 hook), and it never holds the listening socket: when the
+ * host closes or dups over one of our fds we can forget it and build a new
+ * one without libmicrohttpd closing a number the host reuses.
+ *
+ * Nothing here uses select(): a server with a thousand connections holds
+ * every fd from 900 to 1023, and our fds may then sit at any number (epoll
+ * is libmicrohttpd 0.9.75's only external mode that takes fds above
+ * FD_SETSIZE; the serving thread waits in poll()).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -22,7 +28,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
-#include <sys/select.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,19 +49,22 @@
 #define EXP_LIB "libmicrohttpd.so.12"
 #define EXP_CONN_LIMIT 16      /* concurrent scrape connections */
 #define EXP_CONN_TIMEOUT_S 10  /* idle or slow scrape connection */
-#define EXP_TICK_MS 250        /* longest select wait: flags are seen this fast */
+#define EXP_TICK_MS 250        /* longest wait: flags are seen this fast */
 #define EXP_RETRY_MS 500       /* port held by someone else: try again */
 #define EXP_GZIP_REUSE_NS 1000000000ull
-#define EXP_FD_BITS 1024       /* select() cannot go higher: our fds stay below */
+/* Our fds stay below this: the kernel's default fs.nr_open, so any fd a
+ * host can open without raising it. 128 KiB of zero pages until used. */
+#define EXP_FD_BITS (1 << 20)
+#define EXP_OWN_FDS 3          /* listening, wake-up and epoll fds */
 
 /* libmicrohttpd entry points, resolved from the dlopen'd library; the
  * header gives their types, the library is never linked. */
 static struct {
 	__typeof__(MHD_start_daemon) *start_daemon;
 	__typeof__(MHD_add_connection) *add_connection;
-	__typeof__(MHD_get_fdset2) *get_fdset2;
+	__typeof__(MHD_get_daemon_info) *get_daemon_info;
 	__typeof__(MHD_get_timeout) *get_timeout;
-	__typeof__(MHD_run_from_select) *run_from_select;
+	__typeof__(MHD_run) *run;
 	__typeof__(MHD_get_connection_info) *get_connection_info;
 	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
 	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
@@ -67,7 +76,7 @@ static void *exp_lib;
 
 /* Everything below is guarded by exp_lock, except the fd bitmap, which the
  * hooks read lock-free. The serving thread takes the lock around each step
- * of work, never while it waits in select().
+ * of work, never while it waits in poll().
  *
  * exp_fork_lock is what the fork handlers take: held only while an fd is
  * created and marked ours (or closed and unmarked) and during dlopen, so a
@@ -77,16 +86,19 @@ static pthread_mutex_t exp_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t exp_fork_lock = PTHREAD_MUTEX_INITIALIZER;
 static int exp_listen_fd = -1;
 static int exp_wake_fd = -1;
+static int exp_epoll_fd = -1; /* libmicrohttpd's */
 static struct MHD_Daemon *exp_d;
 static unsigned exp_gen; /* bumped whenever an fd is forgotten */
-/* The serving thread sits in select(), which holds a reference to every
- * file it waits on: a socket closed meanwhile stays bound until select()
+/* The serving thread sits in poll(), which holds a reference to every
+ * file it waits on: a socket closed meanwhile stays bound until poll()
  * returns. exp_seq counts the returns, so exp_give_up can wait for one. */
-static int exp_in_select;
+static int exp_in_wait;
 static unsigned exp_seq;
 static uint64_t exp_bits[EXP_FD_BITS / 64];
 static int exp_lowest = EXP_FD_BITS; /* below it nothing is ours: one compare */
+static int exp_highest = -1;         /* nothing of ours above it */
 static __thread int exp_self;        /* set in the serving thread */
+static __thread int exp_starting;    /* ... while it starts libmicrohttpd */
 
 struct exp_gz_cache {
 	struct expo_buf gz;
@@ -118,6 +130,8 @@ static void exp_bit_set(int fd, int on)
 		return;
 	uint64_t m = 1ull << (fd % 64);
 	if (on) {
+		if (fd > __atomic_load_n(&exp_highest, __ATOMIC_RELAXED))
+			__atomic_store_n(&exp_highest, fd, __ATOMIC_RELEASE);
 		__atomic_fetch_or(&exp_bits[fd / 64], m, __ATOMIC_RELEASE);
 		if (fd < __atomic_load_n(&exp_lowest, __ATOMIC_RELAXED))
 			__atomic_store_n(&exp_lowest, fd, __ATOMIC_RELEASE);
@@ -133,16 +147,23 @@ int exp_owns_fd(int fd)
 	return (__atomic_load_n(&exp_bits[fd / 64], __ATOMIC_ACQUIRE) >> (fd % 64)) & 1;
 }
 
+/* Owned fds are at most exp_highest: loops over them stop there. */
+static int exp_scan_end(void)
+{
+	int h = __atomic_load_n(&exp_highest, __ATOMIC_ACQUIRE);
+	return h < 0 ? 0 : h + 1;
+}
+
 static unsigned exp_owned_count(void)
 {
 	unsigned n = 0;
-	for (unsigned i = 0; i < EXP_FD_BITS / 64; i++)
+	for (int i = 0; i < (exp_scan_end() + 63) / 64; i++)
 		n += (unsigned)__builtin_popcountll(__atomic_load_n(&exp_bits[i], __ATOMIC_RELAXED));
 	return n;
 }
 
 /* Our fds go between floor and ceiling: high enough to stay clear of the
- * host's numbers, below the soft limit, and below FD_SETSIZE for select. */
+ * host's numbers, below the soft limit and the bitmap's end. */
 static void exp_fd_window(int *floor, int *ceiling)
 {
 	struct rlimit rl;
@@ -158,7 +179,7 @@ static void exp_fd_window(int *floor, int *ceiling)
 }
 
 /* Move fd to the high window (close-on-exec) and mark it ours. Returns the
- * new fd, or -1 (fd closed). */
+ * new fd, or -1 (fd closed; said once in the log). Under exp_fork_lock. */
 static int exp_move_high(int fd)
 {
 	int floor, ceiling;
@@ -172,10 +193,25 @@ static int exp_move_high(int fd)
 		e = EMFILE;
 	}
 	if (nfd < 0) {
+		static int said;
+		if (!said++)
+			shim_log(CFG_LOG_WARN, "no free fd between %d and %d for the exporter (%s); "
+				 "a scrape is refused until one is free", floor, ceiling - 1, strerror(e));
 		errno = e;
 		return -1;
 	}
 	exp_bit_set(nfd, 1);
+	return nfd;
+}
+
+int exp_fd_created(int fd)
+{
+	if (!exp_starting)
+		return fd;
+	int e = errno;
+	int nfd = exp_move_high(fd);
+	if (nfd >= 0)
+		errno = e;
 	return nfd;
 }
 
@@ -196,9 +232,10 @@ static void exp_drop_locked(unsigned lo, unsigned hi)
 {
 	exp_d = NULL;
 	exp_listen_fd = -1;
+	exp_epoll_fd = -1;
 	__atomic_store_n(&exp_wake_fd, -1, __ATOMIC_RELEASE);
 	exp_gen++;
-	for (int fd = 0; fd < EXP_FD_BITS; fd++) {
+	for (int fd = 0, end = exp_scan_end(); fd < end; fd++) {
 		if (!exp_owns_fd(fd))
 			continue;
 		if ((unsigned)fd >= lo && (unsigned)fd <= hi)
@@ -219,17 +256,18 @@ static void exp_wake(void)
 
 void exp_fds_closing(unsigned lo, unsigned hi)
 {
-	if (hi < (unsigned)__atomic_load_n(&exp_lowest, __ATOMIC_ACQUIRE) || lo >= EXP_FD_BITS)
+	unsigned end = (unsigned)exp_scan_end();
+	if (hi < (unsigned)__atomic_load_n(&exp_lowest, __ATOMIC_ACQUIRE) || lo >= end)
 		return;
 	if (exp_self) {
 		/* libmicrohttpd closing a scrape socket from the serving thread */
-		for (unsigned fd = lo; fd <= hi && fd < EXP_FD_BITS; fd++)
+		for (unsigned fd = lo; fd <= hi && fd < end; fd++)
 			exp_bit_set((int)fd, 0);
 		return;
 	}
 	pthread_mutex_lock(&exp_lock);
 	int hit_conn = 0, hit = 0;
-	for (unsigned fd = lo; fd <= hi && fd < EXP_FD_BITS; fd++) {
+	for (unsigned fd = lo; fd <= hi && fd < end; fd++) {
 		if (!exp_owns_fd((int)fd))
 			continue;
 		hit = 1;
@@ -255,13 +293,13 @@ void exp_fds_closing(unsigned lo, unsigned hi)
 void exp_give_up(void)
 {
 	pthread_mutex_lock(&exp_lock);
-	int waiting = exp_in_select && !exp_self;
+	int waiting = exp_in_wait && !exp_self;
 	unsigned seq = exp_seq;
 	if (waiting)
 		exp_wake();
 	exp_drop_locked(1, 0);
 	pthread_mutex_unlock(&exp_lock);
-	/* The port is free only once select() let go of the socket: the
+	/* The port is free only once poll() let go of the socket: the
 	 * wake-up makes that immediate. */
 	for (int i = 0; waiting && i < 1000; i++) {
 		if (__atomic_load_n(&exp_seq, __ATOMIC_ACQUIRE) != seq)
@@ -287,7 +325,7 @@ void exp_atfork_child(void)
 	 * The parent's thread may have held exp_lock: start afresh. */
 	pthread_mutex_init(&exp_lock, NULL);
 	pthread_mutex_init(&exp_fork_lock, NULL);
-	exp_in_select = 0;
+	exp_in_wait = 0;
 	exp_drop_locked(1, 0);
 	memset(exp_gzc, 0, sizeof exp_gzc);
 	memset(&exp_text, 0, sizeof exp_text);
@@ -314,9 +352,9 @@ static int exp_load(void)
 	} while (0)
 	EXP_SYM(start_daemon, "MHD_start_daemon");
 	EXP_SYM(add_connection, "MHD_add_connection");
-	EXP_SYM(get_fdset2, "MHD_get_fdset2");
+	EXP_SYM(get_daemon_info, "MHD_get_daemon_info");
 	EXP_SYM(get_timeout, "MHD_get_timeout");
-	EXP_SYM(run_from_select, "MHD_run_from_select");
+	EXP_SYM(run, "MHD_run");
 	EXP_SYM(get_connection_info, "MHD_get_connection_info");
 	EXP_SYM(lookup_connection_value, "MHD_lookup_connection_value");
 	EXP_SYM(create_response_from_buffer, "MHD_create_response_from_buffer");
@@ -560,7 +598,12 @@ static int exp_start_daemon_locked(void)
 		{MHD_OPTION_HTTPS_MEM_KEY, 0, shim.cfg.tls_key},
 		{MHD_OPTION_END, 0, NULL},
 	};
-	exp_d = mhd.start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG | tls, 0, NULL, NULL,
+	/* The epoll fd libmicrohttpd makes comes back through our
+	 * epoll_create1 hook, which moves it high (exp_fd_created). */
+	pthread_mutex_lock(&exp_fork_lock);
+	exp_starting = 1;
+	exp_d = mhd.start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG | tls,
+				 0, NULL, NULL,
 				 exp_handle, NULL,
 				 MHD_OPTION_ARRAY, tls_opts,
 				 MHD_OPTION_EXTERNAL_LOGGER, exp_mhd_log, NULL,
@@ -568,6 +611,16 @@ static int exp_start_daemon_locked(void)
 				 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)EXP_CONN_TIMEOUT_S,
 				 MHD_OPTION_NOTIFY_CONNECTION, exp_notify, NULL,
 				 MHD_OPTION_END);
+	exp_starting = 0;
+	pthread_mutex_unlock(&exp_fork_lock);
+	if (exp_d) {
+		const union MHD_DaemonInfo *di = mhd.get_daemon_info(exp_d, MHD_DAEMON_INFO_EPOLL_FD);
+		exp_epoll_fd = di ? di->epoll_fd : -1;
+		static int low_said;
+		if (exp_epoll_fd >= 0 && !exp_owns_fd(exp_epoll_fd) && !low_said++)
+			shim_log(CFG_LOG_WARN, "libmicrohttpd's epoll fd %d could not be moved high",
+				 exp_epoll_fd);
+	}
 	static int tls_said;
 	if (!exp_d && tls && !tls_said++)
 		shim_log(CFG_LOG_ERROR, "PROMSHIM_TLS_CERT/PROMSHIM_TLS_KEY: libmicrohttpd refused "
@@ -580,7 +633,7 @@ static void exp_accept_locked(void)
 {
 	for (;;) {
 		/* the listening and wake-up fds are owned too */
-		if (exp_owned_count() >= EXP_CONN_LIMIT + 2)
+		if (exp_owned_count() >= EXP_CONN_LIMIT + EXP_OWN_FDS)
 			return;
 		struct sockaddr_storage sa;
 		socklen_t salen = sizeof sa;
@@ -604,11 +657,9 @@ static void exp_accept_locked(void)
 /* One pass: wait up to a tick for scrapes, then serve them. */
 static void exp_pass(void)
 {
-	fd_set rs, ws, es;
-	FD_ZERO(&rs);
-	FD_ZERO(&ws);
-	FD_ZERO(&es);
-	int maxfd = -1;
+	struct pollfd pf[EXP_OWN_FDS];
+	nfds_t n = 0;
+	int il = -1, iw = -1;
 	unsigned ms = EXP_TICK_MS;
 
 	pthread_mutex_lock(&exp_lock);
@@ -616,48 +667,43 @@ static void exp_pass(void)
 	int lfd = exp_listen_fd, wfd = exp_wake_fd;
 	struct MHD_Daemon *d = exp_d;
 	if (lfd >= 0) {
-		FD_SET(lfd, &rs);
-		maxfd = lfd;
+		il = (int)n;
+		pf[n++] = (struct pollfd){lfd, POLLIN, 0};
 	}
 	if (wfd >= 0) {
-		FD_SET(wfd, &rs);
-		if (wfd > maxfd)
-			maxfd = wfd;
+		iw = (int)n;
+		pf[n++] = (struct pollfd){wfd, POLLIN, 0};
 	}
 	if (d) {
-		MHD_socket m = -1;
 		MHD_UNSIGNED_LONG_LONG to;
-		if (mhd.get_fdset2(d, &rs, &ws, &es, &m, FD_SETSIZE) == MHD_YES && m > maxfd)
-			maxfd = m;
+		if (exp_epoll_fd >= 0)
+			pf[n++] = (struct pollfd){exp_epoll_fd, POLLIN, 0};
 		if (mhd.get_timeout(d, &to) == MHD_YES && to < ms)
 			ms = (unsigned)to;
 	}
-	exp_in_select = 1;
+	exp_in_wait = 1;
 	pthread_mutex_unlock(&exp_lock);
 
-	struct timeval tv = {ms / 1000, (long)(ms % 1000) * 1000};
-	int n = select(maxfd + 1, &rs, &ws, &es, &tv);
-	if (n < 0) {
-		/* EBADF: the host closed one of our fds under us; the sets mean
-		 * nothing now, and the next pass rebuilds. */
-		FD_ZERO(&rs);
-		FD_ZERO(&ws);
-		FD_ZERO(&es);
-	}
+	if (SHIM_REAL(poll)(pf, n, (int)ms) < 0)
+		/* the host closed one of our fds under us: the next pass rebuilds */
+		for (nfds_t i = 0; i < n; i++)
+			pf[i].revents = 0;
 
 	pthread_mutex_lock(&exp_lock);
-	exp_in_select = 0;
+	exp_in_wait = 0;
 	__atomic_store_n(&exp_seq, exp_seq + 1, __ATOMIC_RELEASE);
 	if (gen == exp_gen) {
-		if (wfd >= 0 && FD_ISSET(wfd, &rs)) {
+		if (iw >= 0 && (pf[iw].revents & POLLIN)) {
 			uint64_t v;
 			while (shim_real.read(wfd, &v, sizeof v) > 0)
 				;
 		}
-		if (lfd >= 0 && d && FD_ISSET(lfd, &rs))
+		if (il >= 0 && d && (pf[il].revents & POLLIN))
 			exp_accept_locked();
+		/* libmicrohttpd's own epoll_wait, with no wait: its timeouts and
+		 * whatever the poll saw */
 		if (d)
-			mhd.run_from_select(d, &rs, &ws, &es);
+			mhd.run(d);
 	}
 	pthread_mutex_unlock(&exp_lock);
 }

@@ -21,6 +21,9 @@ int exp_owns_fd(int fd);
  * whichever of them it owns and rebuilds what it needs elsewhere. */
 void exp_fds_closing(unsigned lo, unsigned hi);
 
+/* shim_family_fd_created, for the exporter's own thread. */
+int exp_fd_created(int fd);
+
 /* Close the listening socket now (the host binds the metrics address). */
 void exp_give_up(void);
 

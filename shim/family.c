@@ -17,10 +17,22 @@
  *  - when it accepts connections (shim_family_check(1) from the accept
  *    hooks: a prefork worker);
  *  - when its parent is gone, or is the session leader of a daemon's
- *    fork-setsid-fork and does not serve (shim_family_check(0) from close
- *    and dup2: a daemon that never forks again, lighttpd without -D).
+ *    fork-setsid-fork and does not serve, or it made a session of its own
+ *    (shim_family_check(0) from close, dup2 and the event waits a server
+ *    blocks in: a daemon that never forks again, lighttpd without -D, a
+ *    server after glibc daemon(), whose fork, setsid and _exit no hook
+ *    sees).
  * A process must have been able to listen (it listened, inherited a
  * listening socket across exec, or descends from one that did) to qualify.
+ *
+ * The longest-lived process serves: a member whose parent is a member that
+ * serves or stands by does not queue on the serving mutex while that
+ * parent lives. Every member's thread holds a second robust mutex of its
+ * own (its slot's `alive`) for as long as it lives; a child's thread
+ * blocks on its parent's, so the parent's death (or exec) wakes it at once
+ * with EOWNERDEAD, and only then does it queue. No fd, no polling, and a
+ * worker never wins the serving mutex from its master however the threads
+ * are scheduled.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,7 +53,13 @@
 #include "shim.h"
 
 #define FAM_STACK (256 * 1024)
-#define FAM_WORKER_DELAY_MS 200
+/* A child's thread may start before its parent's has taken the parent's
+ * `alive` mutex (both start right after the fork): it looks again this
+ * often until it has. */
+#define FAM_PARENT_START_MS 10
+/* A thread taking over the `alive` mutex of a dead member's slot first
+ * lets that member's waiting children through. */
+#define FAM_SLOT_HANDOVER_MS 20
 
 /* Shared by the family (MAP_SHARED, made before any fork). */
 struct fam_shared {
@@ -52,7 +70,10 @@ struct fam_shared {
 	 * (since boot), to tell a live member from a reused pid. */
 	struct {
 		int pid;
+		int standby;     /* has, or is about to start, its serving thread */
+		int holding;     /* that thread holds `alive` */
 		uint64_t boot_us;
+		pthread_mutex_t alive; /* robust: held by the member's thread */
 	} member[REG_MAX_MEMBERS];
 };
 
@@ -61,6 +82,7 @@ int shim_family_pending;        /* may serve, has no thread yet */
 static int fam_capable;         /* may serve: has been able to listen */
 static int fam_thread_started;  /* this process has its thread */
 static pid_t fam_parent;        /* the member this process was forked from */
+static int fam_parent_slot = -1; /* its member slot */
 static struct reg_member_figures fam_figs[REG_MAX_MEMBERS]; /* last figures read */
 
 int fam_host_took(void)
@@ -81,14 +103,70 @@ static void fam_sleep_ms(unsigned ms)
 		;
 }
 
+static void fam_member_standby(int on)
+{
+	int slot = shim.member_slot;
+	if (F && slot >= 0 && slot < REG_MAX_MEMBERS)
+		__atomic_store_n(&F->member[slot].standby, on, __ATOMIC_RELEASE);
+}
+
+/* Take this member's `alive` mutex for the life of the process. A dead
+ * member that had the slot before may have left children queued on it:
+ * they go first. */
+static void fam_hold_alive(void)
+{
+	int slot = shim.member_slot;
+	if (slot < 0 || slot >= REG_MAX_MEMBERS)
+		return;
+	pthread_mutex_t *m = &F->member[slot].alive;
+	int r = pthread_mutex_lock(m);
+	if (r == EOWNERDEAD) {
+		pthread_mutex_consistent(m);
+		pthread_mutex_unlock(m);
+		fam_sleep_ms(FAM_SLOT_HANDOVER_MS);
+		r = pthread_mutex_lock(m);
+		if (r == EOWNERDEAD)
+			pthread_mutex_consistent(m);
+	}
+	if (r == 0 || r == EOWNERDEAD)
+		__atomic_store_n(&F->member[slot].holding, 1, __ATOMIC_RELEASE);
+}
+
+/* Wait while the member this process was forked from lives and serves or
+ * stands by: it lived longer, and it is preferred. */
+static void fam_defer_to_parent(void)
+{
+	pid_t p = fam_parent;
+	int slot = fam_parent_slot;
+	if (p <= 0 || slot < 0 || slot >= REG_MAX_MEMBERS)
+		return;
+	pthread_mutex_t *m = &F->member[slot].alive;
+	for (;;) {
+		if (__atomic_load_n(&F->member[slot].pid, __ATOMIC_ACQUIRE) != (int)p ||
+		    !__atomic_load_n(&F->member[slot].standby, __ATOMIC_ACQUIRE) || getppid() != p)
+			return;
+		int r = pthread_mutex_lock(m);
+		if (r == EOWNERDEAD)
+			pthread_mutex_consistent(m);
+		else if (r != 0)
+			return;
+		/* Free with its thread gone (died, or exec'd: the same pid in a
+		 * new image) when it had taken it; free before that only while
+		 * the parent's thread is starting. */
+		int started = __atomic_load_n(&F->member[slot].holding, __ATOMIC_ACQUIRE);
+		pthread_mutex_unlock(m);
+		if (r == EOWNERDEAD || started)
+			return;
+		fam_sleep_ms(FAM_PARENT_START_MS);
+	}
+}
+
 static void *fam_main(void *arg)
 {
-	/* A worker queues behind a master that is already waiting: futex
-	 * waiters are woken first come, first served, and the master lives
-	 * longest. */
+	(void)arg;
 	pthread_setname_np(pthread_self(), "promshim");
-	if (arg)
-		fam_sleep_ms(FAM_WORKER_DELAY_MS);
+	fam_hold_alive();
+	fam_defer_to_parent();
 	int r = pthread_mutex_lock(&F->serve);
 	if (r == EOWNERDEAD) {
 		pthread_mutex_consistent(&F->serve);
@@ -109,11 +187,12 @@ static void *fam_main(void *arg)
 
 /* Start this process's serving-or-standby thread, once. Its signals are
  * all blocked (pthread_sigmask keeps glibc's internal ones deliverable). */
-static void fam_start_thread(int worker)
+static void fam_start_thread(void)
 {
 	if (!F || !shim.enabled || __atomic_exchange_n(&fam_thread_started, 1, __ATOMIC_ACQ_REL))
 		return;
 	__atomic_store_n(&shim_family_pending, 0, __ATOMIC_RELEASE);
+	fam_member_standby(1);
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -122,11 +201,12 @@ static void fam_start_thread(int worker)
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, FAM_STACK);
 	pthread_t t;
-	int r = pthread_create(&t, &at, fam_main, worker ? (void *)1 : NULL);
+	int r = pthread_create(&t, &at, fam_main, NULL);
 	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
 		shim_log(CFG_LOG_ERROR, "cannot start the exporter thread: %s", strerror(r));
+		fam_member_standby(0);
 		__atomic_store_n(&fam_thread_started, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&shim_family_pending, fam_capable, __ATOMIC_RELEASE);
 	}
@@ -144,18 +224,22 @@ void shim_family_listening(void)
 	if (!F || !shim.enabled || shim.cfg.listen_off || fam_thread_started)
 		return;
 	fam_set_capable();
-	fam_start_thread(0);
+	fam_start_thread();
 }
 
 void shim_family_check_slow(int accepting)
 {
-	if (!__atomic_load_n(&shim_family_pending, __ATOMIC_ACQUIRE))
+	/* a vfork child runs in our memory: it starts nothing */
+	if (!__atomic_load_n(&shim_family_pending, __ATOMIC_ACQUIRE) || getpid() != shim.pid)
 		return;
 	/* The second fork of a daemon (fork, setsid, fork): the parent is the
-	 * session leader it made and is about to exit, and it does not serve. */
-	if (accepting || getppid() != fam_parent ||
-	    (getsid(0) == fam_parent && __atomic_load_n(&F->server_pid, __ATOMIC_ACQUIRE) != fam_parent))
-		fam_start_thread(1);
+	 * session leader it made and is about to exit, and it does not serve.
+	 * A member that made its own session after its fork is a daemon too
+	 * (glibc daemon(), nginx with master_process off). */
+	pid_t sid = getsid(0);
+	if (accepting || getppid() != fam_parent || (fam_parent > 0 && sid == shim.pid) ||
+	    (sid == fam_parent && __atomic_load_n(&F->server_pid, __ATOMIC_ACQUIRE) != fam_parent))
+		fam_start_thread();
 }
 
 /* ---- host calls ---- */
@@ -227,12 +311,19 @@ void shim_family_fds_closing(unsigned lo, unsigned hi)
 	exp_fds_closing(lo, hi);
 }
 
+int shim_family_fd_created(int fd)
+{
+	return exp_fd_created(fd);
+}
+
 /* ---- members ---- */
 
 static void fam_member_record(int slot, pid_t pid, uint64_t boot_us)
 {
 	if (!F || slot < 0 || slot >= REG_MAX_MEMBERS)
 		return;
+	F->member[slot].standby = 0;
+	F->member[slot].holding = 0;
 	F->member[slot].boot_us = boot_us;
 	__atomic_store_n(&F->member[slot].pid, (int)pid, __ATOMIC_RELEASE);
 }
@@ -264,6 +355,10 @@ void fam_refresh_members(void)
 
 static void fam_atfork_prepare(void)
 {
+	/* The child must see that it has a parent to defer to before its
+	 * own thread can start: the parent's starts only after the fork. */
+	if (fam_capable && shim.enabled)
+		fam_member_standby(1);
 	exp_atfork_prepare();
 }
 
@@ -273,12 +368,13 @@ static void fam_atfork_parent(void)
 	/* A member that forks children of its own is a master: the best
 	 * standby there is. Normal context here, unlike the child handler. */
 	if (fam_capable && !fam_thread_started)
-		fam_start_thread(0);
+		fam_start_thread();
 }
 
 static void fam_atfork_child(void)
 {
 	fam_parent = shim.pid;
+	fam_parent_slot = shim.member_slot;
 	shim.pid = getpid();
 	exp_atfork_child();
 	fam_thread_started = 0;
@@ -335,6 +431,8 @@ int shim_family_init(uint64_t start_boot_us)
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
 	int r = pthread_mutex_init(&F->serve, &ma);
+	for (int i = 0; r == 0 && i < REG_MAX_MEMBERS; i++)
+		r = pthread_mutex_init(&F->member[i].alive, &ma);
 	pthread_mutexattr_destroy(&ma);
 	if (r != 0) {
 		munmap(F, sizeof *F);

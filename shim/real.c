@@ -133,6 +133,74 @@ static long fb_syscall(long nr, ...)
 
 extern void __chk_fail(void) __attribute__((noreturn));
 
+#ifndef SYS_epoll_pwait2
+#define SYS_epoll_pwait2 441
+#endif
+#define FB_SIGSET_BYTES 8 /* the kernel's sigset_t */
+
+static int fb_ppoll(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *ss)
+{
+	return (int)RAW(SYS_ppoll, p, n, t, ss, FB_SIGSET_BYTES, 0);
+}
+static int fb_poll(struct pollfd *p, nfds_t n, int ms)
+{
+	struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	return fb_ppoll(p, n, ms < 0 ? NULL : &t, NULL);
+}
+static int fb_poll_chk(struct pollfd *p, nfds_t n, int ms, size_t cap)
+{
+	if (cap / sizeof *p < n)
+		__chk_fail();
+	return fb_poll(p, n, ms);
+}
+static int fb_ppoll_chk(struct pollfd *p, nfds_t n, const struct timespec *t, const sigset_t *ss,
+			size_t cap)
+{
+	if (cap / sizeof *p < n)
+		__chk_fail();
+	return fb_ppoll(p, n, t, ss);
+}
+static int fb_pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct timespec *t,
+		      const sigset_t *ss)
+{
+	struct {
+		const sigset_t *ss;
+		size_t len;
+	} arg = {ss, FB_SIGSET_BYTES};
+	return (int)RAW(SYS_pselect6, n, r, w, x, t, ss ? &arg : NULL);
+}
+static int fb_select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv)
+{
+	struct timespec t;
+	if (tv) {
+		t.tv_sec = tv->tv_sec;
+		t.tv_nsec = tv->tv_usec * 1000L;
+	}
+	return fb_pselect(n, r, w, x, tv ? &t : NULL, NULL);
+}
+static int fb_epoll_pwait(int ep, struct epoll_event *ev, int max, int ms, const sigset_t *ss)
+{
+	return (int)RAW(SYS_epoll_pwait, ep, ev, max, ms, ss, FB_SIGSET_BYTES);
+}
+static int fb_epoll_wait(int ep, struct epoll_event *ev, int max, int ms)
+{
+	return fb_epoll_pwait(ep, ev, max, ms, NULL);
+}
+static int fb_epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct timespec *t,
+			   const sigset_t *ss)
+{
+	return (int)RAW(SYS_epoll_pwait2, ep, ev, max, t, ss, FB_SIGSET_BYTES);
+}
+static int fb_epoll_create1(int fl) { return (int)RAW(SYS_epoll_create1, fl, 0, 0, 0, 0, 0); }
+static int fb_epoll_create(int size)
+{
+	if (size <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return fb_epoll_create1(0);
+}
+
 static ssize_t fb_read_chk(int fd, void *b, size_t n, size_t cap)
 {
 	if (n > cap)
@@ -190,6 +258,17 @@ struct shim_real_fns shim_real = {
 	.read_chk = fb_read_chk,
 	.recv_chk = fb_recv_chk,
 	.recvfrom_chk = fb_recvfrom_chk,
+	.poll = fb_poll,
+	.ppoll = fb_ppoll,
+	.poll_chk = fb_poll_chk,
+	.ppoll_chk = fb_ppoll_chk,
+	.select = fb_select,
+	.pselect = fb_pselect,
+	.epoll_wait = fb_epoll_wait,
+	.epoll_pwait = fb_epoll_pwait,
+	.epoll_pwait2 = fb_epoll_pwait2,
+	.epoll_create = fb_epoll_create,
+	.epoll_create1 = fb_epoll_create1,
 	.exit_ = fb_exit,
 	.Exit_ = fb_exit,
 };
@@ -238,6 +317,17 @@ void shim_real_init(void)
 	RESOLVE(read_chk, "__read_chk");
 	RESOLVE(recv_chk, "__recv_chk");
 	RESOLVE(recvfrom_chk, "__recvfrom_chk");
+	RESOLVE(poll, "poll");
+	RESOLVE(ppoll, "ppoll");
+	RESOLVE(poll_chk, "__poll_chk");
+	RESOLVE(ppoll_chk, "__ppoll_chk");
+	RESOLVE(select, "select");
+	RESOLVE(pselect, "pselect");
+	RESOLVE(epoll_wait, "epoll_wait");
+	RESOLVE(epoll_pwait, "epoll_pwait");
+	RESOLVE(epoll_pwait2, "epoll_pwait2");
+	RESOLVE(epoll_create, "epoll_create");
+	RESOLVE(epoll_create1, "epoll_create1");
 	RESOLVE(exit_, "_exit");
 	RESOLVE(Exit_, "_Exit");
 }

@@ -70,10 +70,13 @@ void shim_family_fds_closing(unsigned lo, unsigned hi);
 /* shim/family.c: a forked member starts its standby thread lazily (never
  * in the atfork child handler). The hooks call shim_family_check(1) from
  * accept/accept4 (before the real call: a blocking accept may not return
- * for long) and shim_family_check(0) from close and dup2/dup3 (it starts the
- * thread only when the member's parent is gone, or is the session leader of
- * a daemon's fork-setsid-fork and does not serve: a daemon that forks no
- * more, lighttpd without -D). One load and branch while nothing is pending. */
+ * for long) and shim_family_check(0) from close, dup2/dup3 and the event
+ * waits (poll, select, epoll_wait and their kin, before the real call; it
+ * starts the thread only when the member's parent is gone, or is the
+ * session leader of a daemon's fork-setsid-fork and does not serve, or the
+ * member made its own session: a daemon that forks no more, lighttpd
+ * without -D, glibc daemon()). One load and branch while nothing is
+ * pending. */
 extern int shim_family_pending;
 void shim_family_check_slow(int accepting);
 static inline void shim_family_check(int accepting)
@@ -81,6 +84,13 @@ static inline void shim_family_check(int accepting)
 	if (__builtin_expect(__atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED), 0))
 		shim_family_check_slow(accepting);
 }
+
+/* shim/family.c: fd was just made by an epoll_create/epoll_create1 hook.
+ * Called from the exporter's serving thread while it starts
+ * libmicrohttpd, it returns the fd moved to the shim's high numbers and
+ * owned by the exporter (or -1 with errno EMFILE, fd closed); from any
+ * other thread, fd itself. errno is kept on success. */
+int shim_family_fd_created(int fd);
 
 /* Logging to stderr, "promshim[pid]: " prefixed, never from a hook's fast
  * path. level is enum cfg_log. */
