@@ -1007,18 +1007,19 @@ static __attribute__((noinline)) void trk_hdr_at(struct trk_side *sd, const char
 		s->on_error(s->ctx);
 }
 
-/* First letter (lowercase) of the name trk_hdr acts on that has this
- * length; a line with any other name costs no compare at all. */
-static const unsigned char trk_namelet[32] = { [7] = 'u', [10] = 'c', [14] = 'c', [17] = 't' };
-
-/* Lengths of the names trk_hdr acts on. */
-#define TRK_NAMELENS (1u << 7 | 1u << 10 | 1u << 14 | 1u << 17)
+/* By name length, the first letter (lowercase) of the name trk_hdr acts on
+ * that has this length (Upgrade, Connection, Content-Length,
+ * Transfer-Encoding); a line with any other name costs no compare at all. */
+static const unsigned char trk_namelet[64] = { [7] = 'u', [10] = 'c', [14] = 'c', [17] = 't' };
 
 /* Header lines in place, from the line start p to e (lo: the buffer's
- * start). Each line is read 16 bytes at a time from its start until its
- * newline, the colon mask of the same loads giving its name's length.
- * Returns the start of the empty line ending the head with *nl its '\n',
- * or (*nl NULL) the start of the line e cut. */
+ * start). A line is read from its start with two 16-byte loads (four for a
+ * line of 32 to 63 bytes; the masks of the buffer's last 16 bytes, made
+ * once, stand in for loads that would pass e); the first bit of the colon
+ * and newline masks gives its name's length. Longer lines and buffers
+ * shorter than 16 bytes go 16 bytes at a time through trk_block. Returns
+ * the start of the empty line ending the head with *nl its '\n', or (*nl
+ * NULL) the start of the line e cut. */
 static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, const char *lo,
 			    const struct trk_sink *s, const char **nl)
 {
@@ -1037,8 +1038,6 @@ static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, c
 	while (ls < e) {
 		size_t k, col;
 #ifdef __SSE2__
-		/* A line shorter than 32 bytes: two loads (or the buffer's
-		 * last bytes) and one pass of masks. */
 		uint64_t mn = 0, mc = 0;
 		size_t left = (size_t)(e - ls);
 		if (left < 32 && tail) {
@@ -1073,12 +1072,8 @@ static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, c
 		}
 		if (mn) {
 			k = (unsigned)__builtin_ctzll(mn);
-			/* first colon before the newline, 31 when it lies past the
-			 * names looked at (a field of no interest), k if none */
-			mc &= mn ^ (mn - 1);
-			col = mc ? (unsigned)__builtin_ctzll(mc) : k;
-			if (col > 31 && col < k)
-				col = 31;
+			/* the first colon, or the newline (k) if none comes first */
+			col = (unsigned)__builtin_ctzll(mc | mn);
 		} else
 #endif
 		{
@@ -1097,10 +1092,12 @@ static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, c
 					break;
 				}
 			}
-			if (col >= k)
+			if (col >= k) {
 				col = k; /* none in the line */
-			else if (col > 31)
-				col = 31; /* past the names looked at: a field of no interest */
+			} else if (col > 63) {
+				ls += k + 1; /* a field, past any name of interest */
+				continue;
+			}
 		}
 		const char *q = ls + k;
 		if (k <= 1 && (k == 0 || *ls == '\r')) {
@@ -1111,7 +1108,7 @@ static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, c
 		 * only four (length, first letter) pairs need a closer look:
 		 * User-Agent, Referer, Set-Cookie and the like need none */
 		if (col - 1 >= k - 1 || ((unsigned char)*ls | 0x20) == trk_namelet[col])
-			trk_hdr_at(sd, ls, q, col < k ? (col < 31 ? ls + col : memchr(ls, ':', k)) : NULL, s);
+			trk_hdr_at(sd, ls, q, col < k ? ls + col : NULL, s);
 		ls = q + 1;
 	}
 	*nl = NULL;
