@@ -247,6 +247,27 @@ static inline const char *trk_scan(const char *p, const char *e, const char *lo,
 	return NULL;
 }
 
+/* The first '\n' in p..e (NULL if none); lo as for trk_block. A start
+ * line usually ends within 32 bytes: two loads settle it. */
+static inline const char *trk_find_nl(const char *p, const char *e, const char *lo)
+{
+	const char *f;
+#ifdef __SSE2__
+	if (e - p >= 32) {
+		const __m128i cn = _mm_set1_epi8('\n');
+		uint32_t m = (uint32_t)_mm_movemask_epi8(
+				     _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), cn)) |
+			     (uint32_t)_mm_movemask_epi8(
+				     _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), cn))
+				     << 16;
+		if (m)
+			return p + __builtin_ctz(m);
+		return trk_scan(p + 32, e, lo, e, '\n', '\n', '\n', &f);
+	}
+#endif
+	return trk_scan(p, e, lo, e, '\n', '\n', '\n', &f);
+}
+
 /* Calls back for each comma-separated token of v..e, trimmed; returns the
  * bit set of tokens found among close / keep-alive / chunked(last). */
 static unsigned trk_tokens(const char *v, const char *e, int *last_chunked)
@@ -1319,8 +1340,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 					else
 						rd_head_end(c, s);
 				} else {
-					const char *colon;
-					nl = trk_scan(p, e, lo, e, '\n', '\n', '\n', &colon);
+					nl = trk_find_nl(p, e, lo);
 					if (!nl) {
 						trk_hold(sd, lb, cap, p, (size_t)n);
 						return;
@@ -1333,8 +1353,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 						trk_line(c, wr, p, (size_t)(nl - p), 0, now, s);
 				}
 			} else {
-				const char *colon;
-				nl = trk_scan(p, e, lo, e, '\n', '\n', '\n', &colon);
+				nl = trk_find_nl(p, e, lo);
 				if (!nl) {
 					trk_hold(sd, lb, cap, p, (size_t)n);
 					return;
