@@ -38,6 +38,7 @@
 
 #include "conn.h"
 #include "fdtable.h"
+#include "rcache.h"
 #include "shim.h"
 
 #define CONN_POOL_MAX (1u << 17)
@@ -46,6 +47,8 @@ static struct shim_conn *conn_pool;
 static unsigned conn_pool_n;
 static uint64_t conn_untracked_n;
 static int conn_exited;
+/* Route ids of paths seen before (process-private, shared by threads). */
+static struct rcache conn_routes;
 
 /* ---- the sink ---- */
 
@@ -64,25 +67,40 @@ static inline void conn_gauge_conns(int64_t d)
 		reg_member_conns(shim.reg, shim.member_slot, d);
 }
 
+/* A path not in the route cache: the resolver and the registry's
+ * interning, then the cache. A route table found full (REG_ROUTE_OTHER) is
+ * not remembered: that verdict is the only one a racing member can still
+ * take back. */
+static __attribute__((noinline)) uint32_t conn_route_slow(const char *path, size_t len, unsigned trunc,
+							   const struct rcache_key *k)
+{
+	char label[ROUTE_LABEL_MAX];
+	uint32_t id = SHIM_CONN_TAG_EXCLUDED;
+	int n = route_resolve(&shim.routes, path, len, trunc != 0, label, sizeof label);
+	if (n >= 0)
+		id = reg_route(shim.reg, label, (size_t)n);
+	if (id != REG_ROUTE_OTHER)
+		rcache_put(&conn_routes, k, id);
+	return id;
+}
+
 static uint32_t sink_request(void *ctx, unsigned method, const char *path, size_t len, unsigned flags)
 {
 	(void)ctx;
-	uint32_t id;
-	if (flags & TRK_R_INVALID) {
-		id = REG_ROUTE_INVALID;
-	} else if (flags & TRK_R_ASTERISK) {
-		id = REG_ROUTE_ASTERISK;
-	} else if (flags & TRK_R_CONNECT) {
-		id = REG_ROUTE_CONNECT;
-	} else {
-		char label[ROUTE_LABEL_MAX];
-		int n = route_resolve(&shim.routes, path, len, (flags & TRK_R_TRUNCATED) != 0, label,
-				      sizeof label);
-		if (n < 0)
-			return SHIM_CONN_TAG_EXCLUDED;
-		id = reg_route(shim.reg, label, (size_t)n);
-	}
 	(void)method;
+	uint32_t id;
+	if (__builtin_expect(!(flags & (TRK_R_INVALID | TRK_R_ASTERISK | TRK_R_CONNECT)), 1)) {
+		struct rcache_key k;
+		unsigned trunc = flags & TRK_R_TRUNCATED;
+		if (!rcache_get(&conn_routes, path, len, trunc, &k, &id))
+			id = conn_route_slow(path, len, trunc, &k);
+		if (id == SHIM_CONN_TAG_EXCLUDED)
+			return id;
+	} else {
+		id = flags & TRK_R_INVALID ? REG_ROUTE_INVALID
+		     : flags & TRK_R_ASTERISK ? REG_ROUTE_ASTERISK
+					       : REG_ROUTE_CONNECT;
+	}
 	conn_gauge_inflight(1);
 	return id;
 }
@@ -136,6 +154,12 @@ int shim_conn_pool_init(unsigned n)
 		return -1;
 	conn_pool = m;
 	conn_pool_n = n;
+	/* An unpredictable seed: clients cannot line paths up on one key. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t seed = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uint64_t)(uintptr_t)&ts ^
+			(uint64_t)(uintptr_t)m << 7 ^ (uint64_t)getpid() << 40;
+	rcache_init(&conn_routes, seed);
 	return 0;
 }
 
