@@ -338,48 +338,49 @@ void shim_conn_alias(int oldfd, int newfd)
 
 /* ---- bytes ---- */
 
+/* The connection behind fd for one of the I/O calls below, adopted by this
+ * process; NULL when there is nothing to follow. The hook already checked
+ * fd against the table, so only the state is read again: another thread may
+ * have closed fd while the real call ran. A connection the tracker stopped
+ * following still gets its bytes (the tracker drops them at once): asking
+ * it first would cost every live connection a call. */
+static inline __attribute__((always_inline)) struct shim_conn *conn_live(int fd)
+{
+	if (!(__atomic_load_n(&shim_fd_state[fd], __ATOMIC_ACQUIRE) & SHIM_FD_CONN))
+		return NULL;
+	struct shim_conn *c = &conn_pool[__atomic_load_n(&shim_fd_cid[fd], __ATOMIC_RELAXED)];
+	if (__builtin_expect(conn_is_off(c), 0))
+		return NULL;
+	conn_touch(c);
+	return c;
+}
+
 void shim_conn_read(int fd, const void *buf, size_t n)
 {
-	struct shim_conn *c = conn_of(fd);
-	if (!c || conn_is_off(c))
-		return;
-	conn_touch(c);
-	if (trk_idle(&c->trk))
-		return;
-	trk_read(&c->trk, buf, n, conn_now(), &conn_sink);
+	struct shim_conn *c = conn_live(fd);
+	if (c)
+		trk_read(&c->trk, buf, n, conn_now(), &conn_sink);
 }
 
 void shim_conn_readv(int fd, const struct iovec *iov, int iovcnt, size_t n)
 {
-	struct shim_conn *c = conn_of(fd);
-	if (!c || conn_is_off(c))
-		return;
-	conn_touch(c);
-	if (trk_idle(&c->trk))
-		return;
-	trk_readv(&c->trk, iov, iovcnt, n, conn_now(), &conn_sink);
+	struct shim_conn *c = conn_live(fd);
+	if (c)
+		trk_readv(&c->trk, iov, iovcnt, n, conn_now(), &conn_sink);
 }
 
 void shim_conn_write(int fd, const void *buf, size_t n)
 {
-	struct shim_conn *c = conn_of(fd);
-	if (!c || conn_is_off(c))
-		return;
-	conn_touch(c);
-	if (trk_idle(&c->trk))
-		return;
-	trk_write(&c->trk, buf, n, conn_now(), &conn_sink);
+	struct shim_conn *c = conn_live(fd);
+	if (c)
+		trk_write(&c->trk, buf, n, conn_now(), &conn_sink);
 }
 
 void shim_conn_writev(int fd, const struct iovec *iov, int iovcnt, size_t n)
 {
-	struct shim_conn *c = conn_of(fd);
-	if (!c || conn_is_off(c))
-		return;
-	conn_touch(c);
-	if (trk_idle(&c->trk))
-		return;
-	trk_writev(&c->trk, iov, iovcnt, n, conn_now(), &conn_sink);
+	struct shim_conn *c = conn_live(fd);
+	if (c)
+		trk_writev(&c->trk, iov, iovcnt, n, conn_now(), &conn_sink);
 }
 
 void shim_conn_write_opaque(int fd, uint64_t n)
@@ -388,8 +389,6 @@ void shim_conn_write_opaque(int fd, uint64_t n)
 	if (!c || conn_is_off(c))
 		return;
 	conn_touch(c);
-	if (trk_idle(&c->trk))
-		return;
 	trk_write_opaque(&c->trk, n, conn_now(), &conn_sink);
 }
 

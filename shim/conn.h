@@ -48,7 +48,8 @@ void shim_conn_drop_fd(int fd);
 void shim_conn_alias(int oldfd, int newfd);
 
 /* Bytes the server read from / wrote to tracked fd (n > 0, or n == 0 for a
- * read that met end of file). */
+ * read that met end of file). fd must have passed shim_fd_tracked before the
+ * real call (it is within the table); it may have been closed since. */
 void shim_conn_read(int fd, const void *buf, size_t n);
 void shim_conn_readv(int fd, const struct iovec *iov, int iovcnt, size_t n);
 void shim_conn_write(int fd, const void *buf, size_t n);

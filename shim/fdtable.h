@@ -19,10 +19,13 @@
 
 #define SHIM_FD_MAX (1u << 20) /* cap on the table, whatever the limit says */
 
-extern unsigned shim_fd_cap;   /* fds 0..cap-1 have an entry; 0 until init */
-extern uint8_t *shim_fd_state; /* cap+1 bytes: [cap] is always 0 */
-extern uint32_t *shim_fd_cid;  /* connection index per fd (valid with CONN) */
-extern pid_t shim_fd_pid;      /* this process, refreshed in the atfork child */
+/* Hidden in the declarations too, so that every hook reaches them with one
+ * PC-relative load instead of going through the GOT. */
+#define SHIM_FD_HIDDEN __attribute__((visibility("hidden")))
+extern SHIM_FD_HIDDEN unsigned shim_fd_cap;   /* fds 0..cap-1 have an entry; 0 until init */
+extern SHIM_FD_HIDDEN uint8_t *shim_fd_state; /* cap+1 bytes: [cap] is always 0 */
+extern SHIM_FD_HIDDEN uint32_t *shim_fd_cid;  /* connection index per fd (valid with CONN) */
+extern SHIM_FD_HIDDEN pid_t shim_fd_pid;      /* this process, refreshed in the atfork child */
 
 /* Size the table and the connection pool; called by the constructor after
  * the registry exists. Returns 0, or -1 when memory could not be mapped

@@ -36,13 +36,13 @@ static size_t hk_iov_len(const struct iovec *iov, int cnt)
 	return t;
 }
 
-static void hk_read(int fd, const void *buf, size_t asked, ssize_t r)
+static inline __attribute__((always_inline)) void hk_read(int fd, const void *buf, size_t asked, ssize_t r)
 {
 	if (r > 0 || (r == 0 && asked > 0))
 		shim_conn_read(fd, buf, (size_t)r);
 }
 
-static void hk_recv(int fd, const void *buf, size_t asked, ssize_t r, int flags)
+static inline __attribute__((always_inline)) void hk_recv(int fd, const void *buf, size_t asked, ssize_t r, int flags)
 {
 	if (flags & HK_NOT_CONSUMED)
 		return;
