@@ -71,6 +71,8 @@ struct reg {
 	uint8_t size_start[65];
 	unsigned nb;
 	unsigned ser_bits, ab_bits, rt_bits;
+	unsigned ser_shift; /* 64 - ser_bits: the hot probe's shift, ready made */
+	uint64_t ser_mask;
 	uint64_t rt_limit;
 	size_t ser_stride;
 	size_t off_ser_keys, off_ser, off_ovf_keys, off_ovf, off_ab, off_abovf_keys, off_abovf, off_rt, off_mem;
@@ -187,6 +189,8 @@ struct reg *reg_init(void *mem, size_t size, const struct reg_config *cfg)
 	reg_starts(r->dur_start, ns, l.nb);
 	reg_starts(r->size_start, reg_size_bounds, REG_SIZE_BUCKETS);
 	r->ser_bits = l.ser_bits;
+	r->ser_shift = 64 - l.ser_bits;
+	r->ser_mask = ((uint64_t)1 << l.ser_bits) - 1;
 	r->ab_bits = l.ab_bits;
 	r->rt_bits = l.rt_bits;
 	r->rt_limit = l.rt_limit;
@@ -374,8 +378,8 @@ static inline unsigned reg_size_bucket(const struct reg *r, uint64_t v)
 	return i + (i < REG_SIZE_BUCKETS && v > reg_size_bounds[i]);
 }
 
-static inline void reg_record(const struct reg *r, struct reg_ser *s, uint64_t dur_ns, uint64_t req,
-			      uint64_t resp)
+static inline __attribute__((always_inline)) void reg_record(const struct reg *r, struct reg_ser *s,
+							      uint64_t dur_ns, uint64_t req, uint64_t resp)
 {
 	unsigned nb = r->nb;
 	/* count first, buckets after with release: a reader that sees a bucket
@@ -433,12 +437,12 @@ void reg_observe(struct reg *r, unsigned method, uint32_t route, unsigned status
 	if (__builtin_expect(route != REG_ROUTE_OTHER, 1)) {
 		/* existing series: read-only probes over the key array */
 		uint64_t key = reg_key(method, route, status);
-		_Atomic uint64_t *keys = reg_ser_keys(r);
-		size_t mask = ((size_t)1 << r->ser_bits) - 1;
-		size_t i = reg_hash_idx(key, r->ser_bits);
-		for (size_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
+		const _Atomic uint64_t *keys = reg_ser_keys(r);
+		uint64_t mask = r->ser_mask;
+		uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> r->ser_shift;
+		for (uint64_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
 			uint64_t k = atomic_load_explicit(keys + i, memory_order_relaxed);
-			if (k == key) {
+			if (__builtin_expect(k == key, 1)) {
 				reg_record(r, reg_ser_at(r, r->off_ser, i), dur_ns, req_bytes, resp_bytes);
 				return;
 			}
