@@ -46,13 +46,38 @@ static inline __attribute__((always_inline)) void hk_recv(int fd, const void *bu
 {
 	if (flags & HK_NOT_CONSUMED)
 		return;
-	/* On TCP, MSG_TRUNC discards the bytes instead of copying them. */
-	if (flags & MSG_TRUNC) {
-		if (r > 0)
-			shim_conn_read_unseen(fd, (uint64_t)r);
-		return;
-	}
 	hk_read(fd, buf, asked, r);
+}
+
+/* Bytes peeked ahead of a MSG_TRUNC recv; a PROXY v2 header fits. */
+#define HK_PEEK_MAX 1024
+
+/* On TCP, recv with MSG_TRUNC discards the bytes instead of copying them
+ * (lighttpd drops a PROXY header it peeked this way). They are peeked first,
+ * without blocking, so that the tracker still sees them; only when the
+ * discard took more than the peek saw is the stream given up. recv and
+ * __recv_chk are recvfrom and __recvfrom_chk without an address. */
+static __attribute__((noinline, cold)) ssize_t hk_recv_trunc(int fd, void *buf, size_t n, size_t buflen, int flags,
+							     struct sockaddr *addr, socklen_t *alen, int chk)
+{
+	char pk[HK_PEEK_MAX];
+	ssize_t p = -1, r;
+	int e = errno;
+
+	if (!(flags & HK_NOT_CONSUMED))
+		p = SHIM_REAL(recv)(fd, pk, n < sizeof pk ? n : sizeof pk, MSG_PEEK | MSG_DONTWAIT);
+	errno = e;
+	r = chk ? SHIM_REAL(recvfrom_chk)(fd, buf, n, buflen, flags, addr, alen)
+		: SHIM_REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+	e = errno;
+	if (r > 0 && !(flags & HK_NOT_CONSUMED)) {
+		if (p >= r)
+			shim_conn_read(fd, pk, (size_t)r);
+		else
+			shim_conn_read_unseen(fd, (uint64_t)r);
+	}
+	errno = e;
+	return r;
 }
 
 static void hk_recvmsg(int fd, const struct msghdr *m, ssize_t r, int flags)
@@ -107,6 +132,8 @@ EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	if (!UNLIKELY(shim_fd_tracked(fd)))
 		return SHIM_REAL(recv)(fd, buf, n, flags);
+	if (UNLIKELY(flags & MSG_TRUNC))
+		return hk_recv_trunc(fd, buf, n, n, flags, NULL, NULL, 0);
 	ssize_t r = SHIM_REAL(recv)(fd, buf, n, flags);
 	int e = errno;
 	hk_recv(fd, buf, n, r, flags);
@@ -118,6 +145,8 @@ EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
 	if (!UNLIKELY(shim_fd_tracked(fd)))
 		return SHIM_REAL(recv_chk)(fd, buf, n, buflen, flags);
+	if (UNLIKELY(flags & MSG_TRUNC))
+		return hk_recv_trunc(fd, buf, n, buflen, flags, NULL, NULL, 1);
 	ssize_t r = SHIM_REAL(recv_chk)(fd, buf, n, buflen, flags);
 	int e = errno;
 	hk_recv(fd, buf, n, r, flags);
@@ -129,6 +158,8 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr 
 {
 	if (!UNLIKELY(shim_fd_tracked(fd)))
 		return SHIM_REAL(recvfrom)(fd, buf, n, flags, addr, alen);
+	if (UNLIKELY(flags & MSG_TRUNC))
+		return hk_recv_trunc(fd, buf, n, n, flags, addr, alen, 0);
 	ssize_t r = SHIM_REAL(recvfrom)(fd, buf, n, flags, addr, alen);
 	int e = errno;
 	hk_recv(fd, buf, n, r, flags);
@@ -141,6 +172,8 @@ EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int fl
 {
 	if (!UNLIKELY(shim_fd_tracked(fd)))
 		return SHIM_REAL(recvfrom_chk)(fd, buf, n, buflen, flags, addr, alen);
+	if (UNLIKELY(flags & MSG_TRUNC))
+		return hk_recv_trunc(fd, buf, n, buflen, flags, addr, alen, 1);
 	ssize_t r = SHIM_REAL(recvfrom_chk)(fd, buf, n, buflen, flags, addr, alen);
 	int e = errno;
 	hk_recv(fd, buf, n, r, flags);

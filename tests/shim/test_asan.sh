@@ -14,7 +14,7 @@ SAN=(clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Wall -Wextra -Werror
 	-Wl,-rpath,"$PWD/$T" -ldl
 
 for sc in basic peek partial vector errno errno-fail inetd-exit inetd-_exit dupfd sysclose \
-	stale closerange nontcp ipv6 trunc sendfile shutdown fork; do
+	stale closerange nontcp ipv6 trunc trunc_big sendfile shutdown fork; do
 	err=$T/asan_$sc.err rc=0
 	timeout 60 env PROMSHIM_TEST_LOG="$LOG.raw" PROMSHIM_TEST_FAMILY_FD=900 \
 		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/shim/test_peek.sh — MSG_PEEK reads (recv, recvfrom, recvmsg,
 # __recv_chk) are not parsed as consumed; MSG_TRUNC on TCP discards bytes
-# the shim never sees, so the connection is ended and not followed further.
+# without copying them: the shim peeks them first and feeds them, and only
+# when the discard took more than it could peek is the stream given up.
 source "$(dirname "$0")/progs/common.sh"
 
 run peek
@@ -15,7 +16,18 @@ CONNS -1
 X
 
 run trunc
-expect_log "MSG_TRUNC stops following the stream" <<'X'
+expect_log "bytes discarded by MSG_TRUNC are peeked and fed" <<'X'
+I 1
+ACCEPTED
+CONNS +1
+R 1 4 disc
+R 1 11 arded!later
+E 1
+CONNS -1
+X
+
+run trunc_big
+expect_log "a MSG_TRUNC discard larger than the peek stops following the stream" <<'X'
 I 1
 ACCEPTED
 CONNS +1

@@ -537,12 +537,33 @@ static int sc_trunc(void)
 	put(c, "discarded!");
 	usleep(20000);
 	char buf[4];
-	/* On TCP, MSG_TRUNC throws the bytes away: the shim never sees them. */
+	/* On TCP, MSG_TRUNC throws the bytes away: the shim peeks them first. */
 	CHECK(recv(s, buf, 4, MSG_TRUNC) == 4);
 	put(c, "later");
 	usleep(20000);
 	char more[32];
 	CHECK(read(s, more, sizeof more) == 11);
+	close(s);
+	close(c);
+	close(l);
+	return failures ? 1 : 0;
+}
+
+/* A discard of more bytes than the shim peeks ahead (1 KiB). */
+static int sc_trunc_big(void)
+{
+	int l = lst(0), c = cli(port_of(l));
+	int s = accept(l, NULL, NULL);
+	MUST(s >= 0);
+	static char big[3000];
+	memset(big, 'x', sizeof big);
+	MUST(write(c, big, sizeof big) == (ssize_t)sizeof big);
+	usleep(20000);
+	CHECK(recv(s, NULL, sizeof big, MSG_TRUNC) == (ssize_t)sizeof big);
+	put(c, "later");
+	usleep(20000);
+	char more[32];
+	CHECK(read(s, more, sizeof more) == 5);
 	close(s);
 	close(c);
 	close(l);
@@ -747,6 +768,8 @@ int main(int argc, char **argv)
 		rc = sc_ipv6();
 	else if (!strcmp(sc, "trunc"))
 		rc = sc_trunc();
+	else if (!strcmp(sc, "trunc_big"))
+		rc = sc_trunc_big();
 	else if (!strcmp(sc, "sendfile"))
 		rc = sc_sendfile();
 	else if (!strcmp(sc, "shutdown"))
