@@ -7,6 +7,7 @@
  * formatter, with one capacity check per line.
  */
 #include "expose.h"
+#include "utf8.h"
 
 #include <limits.h>
 #include <math.h>
@@ -267,37 +268,6 @@ static void put_micros(struct expo_buf *b, uint64_t v)
 
 /* ---- text escaping ---- */
 
-/* Length of the valid UTF-8 sequence at s[0..n), 0 when invalid (overlong,
- * surrogate, above U+10FFFF, truncated). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned lo = 0x80, hi = 0xbf;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /* Escaped s[0..n): backslash, newline and (when quote) double quote get a
  * backslash escape; invalid UTF-8 bytes become U+FFFD, and so does NUL,
  * which is valid UTF-8 but ends the text for C consumers and for promtool. */
@@ -328,7 +298,7 @@ static void put_escaped(struct expo_buf *b, const char *s, size_t n, int quote)
 			i++;
 			continue;
 		}
-		size_t k = utf8_seq(u + i, n - i);
+		size_t k = utf8_seq(u + i, n - i, NULL);
 		if (k == 0) {
 			memcpy(p, "\xef\xbf\xbd", 3);
 			p += 3;

@@ -9,6 +9,7 @@
  * the lowest surviving index is the first match.
  */
 #include "route.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,45 +131,6 @@ static inline void rt_put(struct rt_out *o, const char *s, size_t n)
 	o->len += n;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 with *bad set to the length
- * of its maximal invalid subpart (Unicode 3.9, "U+FFFD substitution of
- * maximal subparts"): overlongs, surrogates and values above U+10FFFF are
- * rejected by the ranges allowed for the second byte. */
-static size_t rt_utf8_seq(const unsigned char *s, size_t n, size_t *bad)
-{
-	unsigned c = s[0], lo = 0x80, hi = 0xBF;
-	size_t need, i;
-
-	if (c >= 0xC2 && c <= 0xDF) {
-		need = 1;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 2;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 3;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		*bad = 1;
-		return 0;
-	}
-	for (i = 1; i <= need && i < n; i++) {
-		if (s[i] < lo || s[i] > hi)
-			break;
-		lo = 0x80;
-		hi = 0xBF;
-	}
-	if (i == need + 1)
-		return i;
-	*bad = i;
-	return 0;
-}
-
 /* Small copies and checks with overlapping word loads: labels are built
  * from short segments, where a call to memcpy costs more than the copy. */
 static inline uint64_t rt_load(const char *p, size_t n)
@@ -267,7 +229,7 @@ static void rt_put_clean_slow(struct rt_out *o, const char *str, size_t n)
 			}
 			continue;
 		}
-		size_t bad = 0, k = rt_utf8_seq(s + i, n - i, &bad);
+		size_t bad = 0, k = utf8_seq(s + i, n - i, &bad);
 		if (k) {
 			rt_put(o, (const char *)s + i, k);
 			i += k;
