@@ -6,9 +6,11 @@
  * 16 bytes at a time (SSE2, a scalar fallback elsewhere) and handled in
  * place: a header line costs one pass of newline and colon masks and, unless
  * its name's length and first letter match a field of interest, nothing
- * more (trk_hdrs); the usual request and status lines take a short path. Only a line cut by the end of a buffer is copied into
- * the side's line buffer (its start, plus its last 16 bytes in tail when it
- * outgrows the buffer). Bodies are skipped by count.
+ * more (trk_hdrs); the usual request and status lines take a short path.
+ * Only a line cut by the end of a buffer is copied into the side's line
+ * buffer (its start, plus its last 16 bytes in tail when it outgrows the
+ * buffer). Bodies are skipped by count; response body bytes that stay
+ * inside the body do not enter the engine at all.
  *
  * The read side owns rd and publishes a ring entry when a request head is
  * complete; the write side owns wr, takes the oldest entry when a response
@@ -331,7 +333,8 @@ static void trk_transfer_encoding(struct trk_side *sd, const char *v, const char
 	sd->hf = (uint8_t)(lc ? (sd->hf | HF_CHUNKED) : (sd->hf & ~HF_CHUNKED));
 }
 
-static inline void trk_connection(struct trk_side *sd, const char *v, const char *e, const char *tl, size_t tn, int over)
+static inline void trk_connection(struct trk_side *sd, const char *v, const char *e, const char *tl, size_t tn,
+				  int over)
 {
 	trk_trim(&v, &e);
 	if (e - v == 10 && trk_ieq8(v, "keep-ali") && trk_ieq8(v + 2, "ep-alive"))
@@ -498,8 +501,8 @@ static void rd_unsupported(struct trk_conn *c, unsigned reason, const struct trk
 }
 
 /* A parsed request line: announce it and start its header section. */
-static inline void rd_announce(struct trk_conn *c, unsigned m, const char *path, size_t len, unsigned flags, int ver,
-			const struct trk_sink *s)
+static inline void rd_announce(struct trk_conn *c, unsigned m, const char *path, size_t len, unsigned flags,
+			       int ver, const struct trk_sink *s)
 {
 	struct trk_side *sd = &c->rd.s;
 	struct trk_pend *p = rd_slot(c);
@@ -525,8 +528,8 @@ static inline void rd_announce(struct trk_conn *c, unsigned m, const char *path,
 	sd->state = S_HDR;
 }
 
-/* The usual request line, whole in the caller's buffer (lo: its start):
- * a known method other than CONNECT, one space, an origin-form target, one
+/* The usual request line, whole in the caller's buffer lo..hi: a known
+ * method other than CONNECT, one space, an origin-form target, one
  * space, "HTTP/1.0" or "HTTP/1.1". l..n has no line end. Returns 0 when it
  * was handled, -1 to leave it to rd_start_line, which gives the same result
  * for every line handled here. */
