@@ -799,10 +799,13 @@ static inline void wr_report(struct trk_conn *c, uint64_t t_end, unsigned xflags
 	c->wr.s.misc &= (uint8_t)~WM_CUR;
 }
 
-/* The response's last byte went out at now. */
+/* The response's last byte went out at now. Only the response's own framing
+ * ends the write side: a server may answer what follows a request it found
+ * malformed (Python's http.server sends a 400 for the leftover bytes), and
+ * those responses are counted as orphans. */
 static inline void wr_complete(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 {
-	int close = (c->wr.s.misc & WM_CLOSE) || (c->wr.xflags & X_CLOSE);
+	int close = (c->wr.s.misc & WM_CLOSE) != 0;
 	wr_report(c, now, 0, s);
 	c->wr.s.state = S_IDLE;
 	if (close)
