@@ -12,9 +12,12 @@
  * buffer). Bodies are skipped by count; response body bytes that stay
  * inside the body do not enter the engine at all.
  *
- * The read side owns rd and publishes a ring entry when a request head is
- * complete; the write side owns wr, takes the oldest entry when a response
- * starts and frees it when the response completes. Requests read while the
+ * The read side owns rd and publishes a ring entry as soon as the request
+ * line is announced, so a response the server sends before the head is
+ * complete (a 431 to an overlong head) is matched to its request; the
+ * head-end facts reach the entry later through its atomic xflags. The write
+ * side owns wr, takes the oldest entry when a response starts and frees it
+ * when the response completes. Requests read while the
  * ring is full are only counted (sh.ovf) and answered as _OTHER/_INVALID, in
  * order: once one request went to ovf, later ones follow it there until the
  * write side has drained it.
@@ -454,16 +457,28 @@ static inline struct trk_pend *rd_slot(struct trk_conn *c)
 	return &c->ring[h % TRK_PENDING];
 }
 
+/* Publishes the slot rd_slot reserved, with the xflags known so far. */
 static inline void rd_publish(struct trk_conn *c)
 {
 	if (c->rd.kind == K_RING) {
 		uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
 		struct trk_pend *p = &c->ring[h % TRK_PENDING];
-		p->xflags = c->rd.xflags;
+		atomic_store_explicit(&p->xflags, c->rd.xflags, memory_order_relaxed);
 		atomic_store_explicit(&p->req_body, 0, memory_order_relaxed);
 		atomic_store_explicit(&c->rd.head, h + 1, memory_order_release);
 	} else if (c->rd.kind == K_OVF) {
 		atomic_fetch_add_explicit(&c->sh.ovf, 1, memory_order_acq_rel);
+	}
+}
+
+/* The head of the published request ended: its final xflags. The write side
+ * may have taken (even freed) the entry already; it then keeps the flags it
+ * saw, and a freed slot is only rewritten by the next rd_publish. */
+static inline void rd_settle(struct trk_conn *c)
+{
+	if (c->rd.kind == K_RING) {
+		uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
+		atomic_store_explicit(&c->ring[(h - 1) % TRK_PENDING].xflags, c->rd.xflags, memory_order_release);
 	}
 }
 
@@ -519,9 +534,10 @@ static inline void rd_announce(struct trk_conn *c, unsigned m, const char *path,
 	sd->hf = 0;
 	sd->cl = 0;
 	sd->body = 0;
-	if (ver == 9) {
+	if (ver == 9)
 		c->rd.xflags |= X_V09 | X_CLOSE;
-		rd_publish(c);
+	rd_publish(c);
+	if (ver == 9) {
 		rd_done(c);
 		return;
 	}
@@ -717,7 +733,7 @@ static inline void rd_head_end(struct trk_conn *c, const struct trk_sink *s)
 		if (!(hf & HF_CHUNKED)) {
 			s->on_error(s->ctx);
 			c->rd.xflags |= X_CLOSE;
-			rd_publish(c);
+			rd_settle(c);
 			rd_done(c);
 			return;
 		}
@@ -727,7 +743,7 @@ static inline void rd_head_end(struct trk_conn *c, const struct trk_sink *s)
 	} else if (hf & HF_CLBAD) {
 		s->on_error(s->ctx);
 		c->rd.xflags |= X_CLOSE;
-		rd_publish(c);
+		rd_settle(c);
 		rd_done(c);
 		return;
 	} else if ((hf & HF_CL) && sd->cl) {
@@ -738,7 +754,7 @@ static inline void rd_head_end(struct trk_conn *c, const struct trk_sink *s)
 		s->on_error(s->ctx);
 		c->rd.xflags |= X_CLOSE;
 	}
-	rd_publish(c);
+	rd_settle(c);
 	if (sd->state == S_IDLE)
 		rd_msg_end(c);
 }
@@ -756,7 +772,7 @@ static inline void wr_take(struct trk_conn *c, uint64_t now, const struct trk_si
 		c->wr.tag = p->tag;
 		c->wr.method = p->method;
 		c->wr.flags = p->flags;
-		c->wr.xflags = p->xflags;
+		c->wr.xflags = atomic_load_explicit(&p->xflags, memory_order_acquire);
 		c->wr.t_start = p->t_start;
 	} else {
 		c->wr.kind = atomic_load_explicit(&c->sh.ovf, memory_order_acquire) ? K_OVF : K_ORPHAN;
@@ -1458,26 +1474,13 @@ void trk_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 	uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
 	for (; t != h; t++) {
 		const struct trk_pend *p = &c->ring[t % TRK_PENDING];
-		if (p->xflags & X_UNANN)
+		if (atomic_load_explicit(&p->xflags, memory_order_relaxed) & X_UNANN)
 			continue; /* unparsable and unanswered: only its parse error counts */
 		struct trk_exchange x = {
 			.tag = p->tag,
 			.method = p->method,
 			.flags = (uint8_t)(p->flags | TRK_X_ABORTED),
 			.req_body = atomic_load_explicit(&p->req_body, memory_order_relaxed),
-			.t_start = p->t_start,
-			.t_end = now,
-		};
-		s->on_exchange(s->ctx, &x);
-	}
-	/* The request line was announced but its head never completed. */
-	uint8_t rs = c->rd.s.state;
-	if (c->rd.kind == K_RING && (rs == S_HDR)) {
-		const struct trk_pend *p = &c->ring[h % TRK_PENDING];
-		struct trk_exchange x = {
-			.tag = p->tag,
-			.method = p->method,
-			.flags = (uint8_t)(p->flags | TRK_X_ABORTED),
 			.t_start = p->t_start,
 			.t_end = now,
 		};

@@ -95,7 +95,8 @@ struct trk_pend {
 	uint32_t tag;
 	uint8_t method;
 	uint8_t flags;  /* TRK_R_* */
-	uint8_t xflags; /* framing facts the response side needs */
+	_Atomic uint8_t xflags; /* framing facts the response side needs: published
+				 * with the request line, completed at head end */
 	uint8_t pad;
 };
 
