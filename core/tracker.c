@@ -17,10 +17,12 @@
  * complete (a 431 to an overlong head) is matched to its request; the
  * head-end facts reach the entry later through its atomic xflags. The write
  * side owns wr, takes the oldest entry when a response starts and frees it
- * when the response completes. Requests read while the
- * ring is full are only counted (sh.ovf) and answered as _OTHER/_INVALID, in
- * order: once one request went to ovf, later ones follow it there until the
- * write side has drained it.
+ * when the response completes. Requests read while the ring is full are
+ * counted (sh.ovf) with only their method kept, 4 bits each in sh.oq (up to
+ * OQ_CAP), so their responses are framed right (HEAD, CONNECT, HTTP/0.9)
+ * and reported with the method but route _INVALID, in order: once one
+ * request went to ovf, later ones follow it there until the write side has
+ * drained it. Past OQ_CAP the read side gives up.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem, memrchr */
@@ -68,6 +70,12 @@ enum {
 
 /* Where the request being read or answered lives. */
 enum { K_NONE, K_RING, K_OVF, K_ORPHAN };
+
+/* Overflow queue: entries of 4 bits in sh.oq, a method or OQ_V09. */
+#define OQ_CAP 64
+#define OQ_V09 15u /* GET over HTTP/0.9 */
+_Static_assert(OQ_CAP == 16 * sizeof(((struct trk_conn *)0)->sh.oq) / sizeof(uint64_t), "oq holds OQ_CAP nibbles");
+_Static_assert(TRK_M_COUNT <= OQ_V09, "methods fit in 4 bits");
 
 /* rd.s.misc */
 #define RM_SEEN 0x01u  /* a request line was seen: no more protocol sniffing */
@@ -443,14 +451,15 @@ static void rd_done(struct trk_conn *c)
 	atomic_store_explicit(&c->sh.rd_done, 1, memory_order_release);
 }
 
-/* Reserves the ring slot for the request just started, or sends it to ovf.
- * Returns the slot or NULL. */
+/* Reserves the ring slot for the request just started, or sends it to ovf
+ * (kind K_NONE when that is full too). Returns the slot or NULL. */
 static inline struct trk_pend *rd_slot(struct trk_conn *c)
 {
 	uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_relaxed);
 	uint32_t t = atomic_load_explicit(&c->wr.tail, memory_order_acquire);
-	if (h - t >= TRK_PENDING || atomic_load_explicit(&c->sh.ovf, memory_order_acquire) != 0) {
-		c->rd.kind = K_OVF;
+	uint32_t o = atomic_load_explicit(&c->sh.ovf, memory_order_acquire);
+	if (h - t >= TRK_PENDING || o != 0) {
+		c->rd.kind = o >= OQ_CAP ? K_NONE : K_OVF;
 		return NULL;
 	}
 	c->rd.kind = K_RING;
@@ -467,6 +476,14 @@ static inline void rd_publish(struct trk_conn *c)
 		atomic_store_explicit(&p->req_body, 0, memory_order_relaxed);
 		atomic_store_explicit(&c->rd.head, h + 1, memory_order_release);
 	} else if (c->rd.kind == K_OVF) {
+		/* only the read side writes oq; the write side reads an entry
+		 * after the ovf increment that covers it (release/acquire) and
+		 * frees it by the decrement */
+		unsigned i = c->sh.ovw, sh = i % 16 * 4;
+		uint64_t code = (c->rd.xflags & X_V09) ? OQ_V09 : c->rd.method;
+		uint64_t w = atomic_load_explicit(&c->sh.oq[i / 16], memory_order_relaxed);
+		atomic_store_explicit(&c->sh.oq[i / 16], (w & ~(0xfull << sh)) | code << sh, memory_order_relaxed);
+		c->sh.ovw = (uint8_t)((i + 1) % OQ_CAP);
 		atomic_fetch_add_explicit(&c->sh.ovf, 1, memory_order_acq_rel);
 	}
 }
@@ -503,6 +520,7 @@ static void rd_invalid(struct trk_conn *c, unsigned method, const struct trk_sin
 		p->flags = TRK_R_INVALID;
 		p->tag = 0;
 	}
+	c->rd.method = (uint8_t)method;
 	c->rd.xflags = X_UNANN | X_CLOSE;
 	rd_publish(c);
 	rd_done(c);
@@ -521,6 +539,12 @@ static inline void rd_announce(struct trk_conn *c, unsigned m, const char *path,
 {
 	struct trk_side *sd = &c->rd.s;
 	struct trk_pend *p = rd_slot(c);
+	if (c->rd.kind == K_NONE) {
+		/* more requests ahead of their responses than the tracker keeps */
+		s->on_error(s->ctx);
+		rd_done(c);
+		return;
+	}
 	if (p) {
 		p->tag = s->on_request(s->ctx, m, path, len, flags);
 		p->t_start = sd->t_mark;
@@ -761,6 +785,12 @@ static inline void rd_head_end(struct trk_conn *c, const struct trk_sink *s)
 
 /* ---- the write side ---- */
 
+/* The overflow queue's entry i (the read side published it). */
+static inline unsigned wr_ovf_code(const struct trk_conn *c, unsigned i)
+{
+	return (unsigned)(atomic_load_explicit(&c->sh.oq[i / 16], memory_order_relaxed) >> (i % 16 * 4)) & 0xfu;
+}
+
 /* The oldest request without a response, when a response starts. */
 static inline void wr_take(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 {
@@ -775,10 +805,17 @@ static inline void wr_take(struct trk_conn *c, uint64_t now, const struct trk_si
 		c->wr.xflags = atomic_load_explicit(&p->xflags, memory_order_acquire);
 		c->wr.t_start = p->t_start;
 	} else {
-		c->wr.kind = atomic_load_explicit(&c->sh.ovf, memory_order_acquire) ? K_OVF : K_ORPHAN;
 		c->wr.method = TRK_M_OTHER;
-		c->wr.flags = TRK_R_INVALID;
 		c->wr.xflags = X_UNANN;
+		c->wr.kind = K_ORPHAN;
+		if (atomic_load_explicit(&c->sh.ovf, memory_order_acquire)) {
+			unsigned code = wr_ovf_code(c, c->wr.ovr);
+			c->wr.kind = K_OVF;
+			c->wr.method = (uint8_t)(code == OQ_V09 ? TRK_M_GET : code);
+			c->wr.xflags = (uint8_t)(X_UNANN | (code == TRK_M_HEAD ? X_HEAD : 0) |
+						 (code == TRK_M_CONNECT ? X_CONNECT : 0) | (code == OQ_V09 ? X_V09 : 0));
+		}
+		c->wr.flags = TRK_R_INVALID;
 		c->wr.t_start = now;
 		s->on_error(s->ctx);
 	}
@@ -809,8 +846,10 @@ static inline void wr_report(struct trk_conn *c, uint64_t t_end, unsigned xflags
 	s->on_exchange(s->ctx, &x);
 	if (c->wr.kind == K_RING)
 		atomic_store_explicit(&c->wr.tail, t + 1, memory_order_release);
-	else if (c->wr.kind == K_OVF)
+	else if (c->wr.kind == K_OVF) {
+		c->wr.ovr = (uint8_t)((c->wr.ovr + 1) % OQ_CAP);
 		atomic_fetch_sub_explicit(&c->sh.ovf, 1, memory_order_acq_rel);
+	}
 	c->wr.kind = K_NONE;
 	c->wr.s.misc &= (uint8_t)~WM_CUR;
 }
@@ -1486,10 +1525,13 @@ void trk_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 		};
 		s->on_exchange(s->ctx, &x);
 	}
-	for (uint32_t o = atomic_load_explicit(&c->sh.ovf, memory_order_relaxed); o; o--) {
+	unsigned oi = c->wr.ovr;
+	for (uint32_t o = atomic_load_explicit(&c->sh.ovf, memory_order_relaxed); o; o--, oi = (oi + 1) % OQ_CAP) {
+		unsigned code = wr_ovf_code(c, oi);
+		unsigned m = code == OQ_V09 ? TRK_M_GET : code;
 		struct trk_exchange x = {
-			.tag = s->on_request(s->ctx, TRK_M_OTHER, "", 0, TRK_R_INVALID),
-			.method = TRK_M_OTHER,
+			.tag = s->on_request(s->ctx, m, "", 0, TRK_R_INVALID),
+			.method = (uint8_t)m,
 			.flags = TRK_R_INVALID | TRK_X_ABORTED,
 			.t_start = now,
 			.t_end = now,

@@ -130,6 +130,9 @@ struct trk_conn {
 		_Atomic uint32_t ovf;    /* requests read that found the ring full, not yet answered */
 		_Atomic uint8_t stop;    /* the tracker stopped following the connection */
 		_Atomic uint8_t rd_done; /* the read side gave up */
+		uint8_t ovw;             /* read side: next overflow queue entry to fill */
+		/* methods of the ovf requests, 4 bits each, a queue of 64 */
+		_Atomic uint64_t oq[4];
 	} sh;
 	struct {
 		struct trk_side s;
@@ -138,7 +141,8 @@ struct trk_conn {
 		uint8_t method, flags; /* the request being answered */
 		uint32_t tag;
 		uint8_t xflags, kind;
-		uint16_t pad;
+		uint8_t ovr; /* next overflow queue entry to answer */
+		uint8_t pad;
 		uint64_t t_start;
 		uint64_t hb_rem; /* body bytes a HEAD response announced (a lenient skip) */
 		char line[TRK_WLINE];

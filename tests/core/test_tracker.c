@@ -94,7 +94,7 @@ struct tt_xp {
 struct tt_case {
 	const char *name;
 	struct tt_step st[TT_MAXSTEP];
-	struct tt_xp x[32];
+	struct tt_xp x[48];
 	int nx;
 	int errors;
 	int uns;  /* expected unsupported reason, -1 none */
@@ -591,7 +591,8 @@ Test(tracker, method_names)
 }
 
 /* Pipelining deeper than the ring: requests past TRK_PENDING are answered
- * as _OTHER/_INVALID in order, each with a parse error, none lost. */
+ * in order with their method but route _INVALID, each with a parse error,
+ * none lost. */
 static char tt_reqs[2][4096], tt_rsps[2][4096];
 
 static size_t tt_build(char *dst, int from, int to, int rsp, int *offs)
@@ -624,7 +625,7 @@ Test(tracker, pipelining_deeper_than_the_ring)
 	for (int i = 0; i < 20; i++) {
 		sprintf(paths[i], "/r%d", i);
 		int ovf = i >= TRK_PENDING;
-		tc.x[i] = (struct tt_xp){ ovf ? TRK_M_OTHER : TRK_M_POST, ovf ? "" : paths[i], ovf ? TRK_R_INVALID : 0,
+		tc.x[i] = (struct tt_xp){ TRK_M_POST, ovf ? "" : paths[i], ovf ? TRK_R_INVALID : 0,
 					  200, ovf ? 0 : 2, (uint64_t)(i % 10 + 1), ovf ? 1 : 0, ovf ? ro[i] : qo[i], 1,
 					  (i < 19 ? ro[i + 1] : (int)rn) - 1 };
 	}
@@ -651,7 +652,7 @@ Test(tracker, pipelining_deeper_than_the_ring)
 		int ovf = i >= TRK_PENDING;
 		int ws = i < 10 ? 1 : 3;
 		int wend = i == 9 ? (int)rn : i == 24 ? (int)rn2 : ro[i + 1];
-		tc.x[i] = (struct tt_xp){ ovf ? TRK_M_OTHER : TRK_M_POST, ovf ? "" : paths[i], ovf ? TRK_R_INVALID : 0,
+		tc.x[i] = (struct tt_xp){ TRK_M_POST, ovf ? "" : paths[i], ovf ? TRK_R_INVALID : 0,
 					  200, ovf ? 0 : 2, (uint64_t)(i % 10 + 1), ovf ? ws : (i < 20 ? 0 : 2),
 					  ovf ? ro[i] : qo[i], ws, wend - 1 };
 	}
@@ -660,6 +661,84 @@ Test(tracker, pipelining_deeper_than_the_ring)
 	tc.uns = -1;
 	tc.idle = 0;
 	tt_all_modes(&tc, 20);
+}
+
+/* GET and HEAD mixed, 40 deep: a HEAD past the ring still frames its
+ * bodyless response, and every exchange keeps its method. */
+static size_t tt_build_mixed(char *dst, int n, int rsp, int *offs)
+{
+	size_t k = 0;
+	for (int i = 0; i < n; i++) {
+		int head = i % 3 == 1;
+		offs[i] = (int)k;
+		if (rsp && head)
+			k += (size_t)sprintf(dst + k, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", i + 1);
+		else if (rsp)
+			k += (size_t)sprintf(dst + k, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%0*d", i % 10 + 1,
+					     i % 10 + 1, 0);
+		else
+			k += (size_t)sprintf(dst + k, "%s /r%d HTTP/1.1\r\nHost: h\r\n\r\n", head ? "HEAD" : "GET", i);
+	}
+	return k;
+}
+
+Test(tracker, pipelined_head_past_the_ring)
+{
+	static struct tt_case tc;
+	static char paths[40][16];
+	int qo[40], ro[40];
+	memset(&tc, 0, sizeof tc);
+	tc.name = "40 pipelined GET and HEAD, then 40 answers";
+	size_t qn = tt_build_mixed(tt_reqs[0], 40, 0, qo);
+	size_t rn = tt_build_mixed(tt_rsps[0], 40, 1, ro);
+	tc.st[0] = (struct tt_step){ 'r', tt_reqs[0], qn, 0 };
+	tc.st[1] = (struct tt_step){ 'w', tt_rsps[0], rn, 0 };
+	tc.st[2] = (struct tt_step){ 'e', NULL, 0, 0 };
+	for (int i = 0; i < 40; i++) {
+		sprintf(paths[i], "/r%d", i);
+		int ovf = i >= TRK_PENDING, head = i % 3 == 1;
+		tc.x[i] = (struct tt_xp){ head ? TRK_M_HEAD : TRK_M_GET, ovf ? "" : paths[i], ovf ? TRK_R_INVALID : 0,
+					  200, 0, head ? 0 : (uint64_t)(i % 10 + 1), ovf ? 1 : 0, ovf ? ro[i] : qo[i], 1,
+					  (i < 39 ? ro[i + 1] : (int)rn) - 1 };
+	}
+	tc.nx = 40;
+	tc.errors = 40 - TRK_PENDING;
+	tc.uns = -1;
+	tc.idle = 0;
+	tt_all_modes(&tc, 20);
+}
+
+/* One request past the ring and the overflow queue (16 + 64): the read side
+ * gives up with a parse error; everything before it keeps its method, the
+ * response to it is an orphan. */
+Test(tracker, pipelined_past_the_overflow_queue)
+{
+	static char q[8192], r[8192];
+	int qo[96], ro[96];
+	const int n = TRK_PENDING + 64 + 1;
+	size_t qn = tt_build_mixed(q, n, 0, qo);
+	size_t rn = tt_build_mixed(r, n, 1, ro);
+	struct tt_rec *rec = calloc(1, sizeof *rec);
+	cr_assert_not_null(rec);
+	struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, rec };
+	struct trk_conn c;
+	trk_init(&c);
+	trk_read(&c, q, qn, 10, &s);
+	cr_assert_eq(rec->errors, 1);
+	trk_write(&c, r, rn, 20, &s);
+	cr_assert_eq(trk_idle(&c), 0);
+	trk_end(&c, 30, &s);
+	cr_assert_eq(rec->nx, n);
+	cr_assert_eq(rec->nreq, n);
+	cr_assert_eq(rec->errors, 1 + 64 + 1);
+	for (int i = 0; i < n; i++) {
+		unsigned want = i == n - 1 ? TRK_M_OTHER : i % 3 == 1 ? TRK_M_HEAD : TRK_M_GET;
+		cr_assert_eq(rec->x[i].method, want, "exchange %d: method %u", i, rec->x[i].method);
+		cr_assert_eq(rec->x[i].flags, i < TRK_PENDING ? 0 : TRK_R_INVALID, "exchange %d", i);
+		cr_assert_eq(rec->x[i].resp_body, i % 3 == 1 ? 0 : (uint64_t)(i % 10 + 1), "exchange %d", i);
+		cr_assert_eq(rec->x[i].t_end, 20);
+	}
+	free(rec);
 }
 
 /* Timestamps follow the calls that carried the bytes, not the step. */
