@@ -3,14 +3,15 @@
 # and under the shim: open connections, each answered and held, until the
 # server stops accepting (fd exhaustion). The shimmed server must hold as
 # many as the bare one, less at most the exporter's fds (its listening
-# socket and its wake-up eventfd, in the serving process only: the master,
-# which accepts nothing); it must recover once they close, /metrics must
-# answer during the exhaustion and stay valid, and the counts stay exact.
+# socket, its epoll fd and its wake-up eventfd, in the serving process
+# only: the master, which accepts nothing); it must recover once they close,
+# /metrics must answer during the exhaustion and stay valid, and the counts
+# stay exact.
 . "$(dirname "$0")/common.bash"
 e2e_init
 need_prog /usr/sbin/nginx
 need_shim
-EXPORTER_FDS=2
+EXPORTER_FDS=3
 PORT=$(free_port)
 MPORT=$(free_port)
 make_docroot "$E2E_WORK/root"
