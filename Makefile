@@ -15,7 +15,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 HDRS     := $(wildcard core/*.h shim/*.h)
 
-.PHONY: all test demo bench fuzz install clean deps-%
+.PHONY: all test demo bench fuzz soak fresh-test install clean deps-%
 all: $(B)/libpromshim.so $(B)/promshim-check
 
 $(B)/%.o: %.c $(HDRS)
@@ -58,6 +58,10 @@ fuzz: deps-test
 
 soak: deps-test
 	scripts/soak
+
+# make test on a minimal Debian system that has none of the packages.
+fresh-test:
+	scripts/fresh-test $(FRESH_DIR)
 
 install: all
 	install -D -m 755 $(B)/libpromshim.so $(DESTDIR)$(PREFIX)/lib/promshim/libpromshim.so
