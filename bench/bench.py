@@ -9,7 +9,8 @@ medians and ratios. Deterministic figures come from callgrind: user-space
 instructions added per request, as the slope between two request counts so
 that start-up costs cancel.
 
-Environment: BENCH_ROUNDS (default 8), BENCH_SECONDS (default 3).
+Environment: BENCH_ROUNDS (default 8), BENCH_SECONDS (default 3),
+BENCH_SCRAPES (default 200: /metrics scrapes per variant, about 1 s each).
 Writes build/bench.md.
 """
 import os
@@ -355,7 +356,129 @@ def nginx_worker_pids(master_pid):
     return [int(x) for x in out.split()]
 
 
+SCRAPES = int(os.environ.get("BENCH_SCRAPES", "200"))
+GZIP_REUSE = 1.0  # the exporter serves the same gzip body for 1 s
+
+
+def scrape_once(conn, enc):
+    """One GET /metrics on a keep-alive http.client connection. Returns the
+    seconds from the request being sent to the response head and to the
+    last body byte, the response and the body."""
+    conn.putrequest("GET", "/metrics", skip_accept_encoding=True)
+    if enc.startswith("gzip"):
+        conn.putheader("Accept-Encoding", "gzip")
+    reconnected = conn.sock is None
+    if reconnected:
+        conn.connect()  # outside the timed span, but counted
+    t0 = time.perf_counter()
+    conn.endheaders()
+    r = conn.getresponse()
+    t1 = time.perf_counter()
+    body = r.read()
+    t2 = time.perf_counter()
+    ce = r.getheader("Content-Encoding")
+    if r.status != 200 or (ce == "gzip") != enc.startswith("gzip"):
+        raise RuntimeError("/metrics %s: status %d, Content-Encoding %s" % (enc, r.status, ce))
+    if r.will_close:
+        conn.close()
+    return t1 - t0, t2 - t0, body, reconnected
+
+
+def scrape_latency(mport, n, gap=(0.020, 0.050)):
+    """In-process /metrics latency, measured in a forked child pinned to
+    CLIENT_CPU (with wrk). One keep-alive connection per variant, as
+    Prometheus keeps its scrape connections alive. n cycles, each opened by
+    a gzip scrape sent more than GZIP_REUSE after the previous fresh gzip
+    response ended (so a fresh render, as every Prometheus scrape is), then
+    an identity scrape and a gzip scrape that the exporter answers from its
+    1 s gzip cache, 20-50 ms apart; fresh and cached gzip bodies are told
+    apart by their bytes. Timed with perf_counter from the request being
+    sent to its last body byte (and to the response head).
+    Returns {variant: [p50, p99, max, p50 to head, p99 to head (ms),
+    body bytes, reconnects]}."""
+    import http.client
+    import json
+    import random
+    import select
+    variants = ("identity", "gzip", "gzip-cached")
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        out = {}
+        try:
+            os.sched_setaffinity(0, {int(CLIENT_CPU)})
+            conns = {v: http.client.HTTPConnection("127.0.0.1", mport, timeout=10)
+                     for v in variants}
+            lat = {v: [] for v in variants}
+            head = {v: [] for v in variants}
+            size = {}
+            reconn = dict.fromkeys(variants, 0)
+            last_gz = None
+            for i in range(n + 2):  # the first 2 cycles warm up, untimed
+                for v in variants:
+                    th, dt, body, rc = scrape_once(conns[v], v)
+                    if v == "gzip" and body == last_gz:
+                        raise RuntimeError("gzip scrape %d was not a fresh render" % i)
+                    if v == "gzip-cached" and body != last_gz:
+                        raise RuntimeError("gzip scrape %d was not from the cache" % i)
+                    if v.startswith("gzip"):
+                        last_gz = body
+                    if v == "gzip":  # the render started before its last byte came
+                        rendered_by = time.perf_counter()
+                    if i >= 2:
+                        lat[v].append(dt)
+                        head[v].append(th)
+                        size[v] = len(body)
+                        reconn[v] += rc
+                    if v != variants[-1]:
+                        time.sleep(random.uniform(*gap))
+                wait = rendered_by + GZIP_REUSE + random.uniform(*gap) - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+
+            def pct(t, q):  # nearest rank
+                return t[-(-len(t) * q // 100) - 1] * 1e3
+            for v in variants:
+                t, h = sorted(lat[v]), sorted(head[v])
+                out[v] = [pct(t, 50), pct(t, 99), t[-1] * 1e3, pct(h, 50), pct(h, 99),
+                          size[v], reconn[v]]
+        except BaseException as e:  # reported by the parent
+            out = {"error": "%s: %s" % (type(e).__name__, e)}
+        finally:
+            try:
+                os.write(wfd, json.dumps(out).encode())
+            finally:
+                os._exit(0)
+    os.close(wfd)
+    data = b""
+    end = time.time() + 60 + n * (GZIP_REUSE + 0.5)
+    try:
+        while time.time() < end:
+            ready, _, _ = select.select([rfd], [], [], max(0.1, end - time.time()))
+            if not ready:
+                continue
+            chunk = os.read(rfd, 1 << 16)
+            if not chunk:
+                break
+            data += chunk
+        else:
+            raise RuntimeError("scrape client did not finish in time")
+    finally:
+        os.close(rfd)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+    out = json.loads(data)
+    if "error" in out:
+        raise RuntimeError("scrape client: " + out["error"])
+    return out
+
+
 def bench_rss_and_scrape(tmp):
+    import http.client
     log("== RSS added per process; /metrics latency with 2,000 series under full load")
     res = {}
     for name in ("bare", "promshim"):
@@ -372,39 +495,75 @@ def bench_rss_and_scrape(tmp):
         master = int(open(os.path.join(d, "nginx.pid")).read())
         res[name] = (rss_kib(master), sum(rss_kib(k) for k in nginx_worker_pids(master)))
         if name == "promshim":
+            # 2,000 series: GET /s/0 .. /s/1999 (404s), one at a time on a
+            # keep-alive connection. Pipelining all 2,000 at once leaves most
+            # of them past the tracker's ring, recorded as _INVALID.
             s = socket.create_connection(("127.0.0.1", port))
+            s.settimeout(5)
+            buf = b""
+            end = time.time() + 60
             for i in range(2000):
                 s.sendall(("GET /s/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i).encode())
-            s.settimeout(5)
-            got = b""
-            end = time.time() + 20
-            while got.count(b"HTTP/1.1 404") < 2000 and time.time() < end:
-                got += s.recv(1 << 20)
+                while True:
+                    h = buf.find(b"\r\n\r\n")
+                    if h >= 0:
+                        m = re.search(rb"Content-Length: (\d+)", buf[:h], re.I)
+                        need = h + 4 + int(m.group(1))
+                        if len(buf) >= need:
+                            if not buf.startswith(b"HTTP/1.1 404"):
+                                raise RuntimeError("/s/%d: %r" % (i, buf[:40]))
+                            buf = buf[need:]
+                            break
+                    if time.time() > end:
+                        raise RuntimeError("creating the 2,000 series took over 60 s")
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        raise RuntimeError("nginx closed the connection")
+                    buf += chunk
             s.close()
-            load = subprocess.Popen(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c32", "-d30s",
-                                     "http://127.0.0.1:%d/tiny" % port],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # The registry must really hold ~2,000 series before timing.
+            wait_port(mport)
+            c = http.client.HTTPConnection("127.0.0.1", mport, timeout=10)
+            c.request("GET", "/metrics")
+            r = c.getresponse()
+            text = r.read().decode()
+            c.close()
+            series = sum(1 for line in text.splitlines() if line.startswith("http_requests_total{"))
+            gauge = re.search(r"^promshim_series(?:\{[^}]*\})? (\S+)$", text, re.M)
+            log("  registry: %d http_requests_total series (promshim_series %s), scrape %d bytes"
+                % (series, gauge.group(1) if gauge else "?", len(text)))
+            if series < 1900:
+                raise RuntimeError("/metrics holds %d series, not ~2,000" % series)
+            wrk_out = os.path.join(d, "wrk.out")
+            wrk_secs = int(60 + SCRAPES * (GZIP_REUSE + 0.2))  # stopped when the scrapes end
+            with open(wrk_out, "w") as f:
+                load = start(["wrk", "-t1", "-c32", "-d%ds" % wrk_secs,
+                              "http://127.0.0.1:%d/tiny" % port], cpu=CLIENT_CPU, stdout=f)
             time.sleep(1)
-            lat = {}
-            for enc in ("identity", "gzip"):
-                t = []
-                for _ in range(200):
-                    t0 = time.perf_counter()
-                    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                                        "-H", "Accept-Encoding: " + enc,
-                                        "http://127.0.0.1:%d/metrics" % mport],
-                                       capture_output=True, text=True, timeout=10)
-                    t.append(time.perf_counter() - t0)
-                    if r.stdout != "200":
-                        raise RuntimeError("/metrics answered %s" % r.stdout)
-                t.sort()
-                lat[enc] = (t[len(t) // 2] * 1e3, t[int(len(t) * 0.99) - 1] * 1e3)
-            load.terminate()
-            load.wait()
-            for enc, (p50, p99) in lat.items():
-                rows.append(("/metrics, 2,000 series, nginx loaded", enc,
-                             "p99 %.2f ms" % p99, "p50 %.2f ms (incl. curl start)" % p50))
-                log("  /metrics %-8s p50 %.2f ms p99 %.2f ms (curl process start included)" % (enc, p50, p99))
+            lat = scrape_latency(mport, SCRAPES)
+            if load.poll() is not None:
+                raise RuntimeError("wrk ended before the scrapes did")
+            load.send_signal(signal.SIGINT)  # wrk stops and prints its totals
+            try:
+                load.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                load.kill()
+                load.wait(timeout=5)
+            m = re.search(r"Requests/sec:\s+([\d.]+)", open(wrk_out).read())
+            rps = float(m.group(1)) if m else float("nan")
+            log("  nginx under wrk throughout: %.0f req/s; scrape client: http.client, one "
+                "keep-alive connection per variant, %d scrapes each" % (rps, SCRAPES))
+            notes = {"identity": "keep-alive client",
+                     "gzip": "keep-alive client, fresh render (>1 s apart)",
+                     "gzip-cached": "keep-alive client, within 1 s: exporter's gzip cache"}
+            for v in ("identity", "gzip", "gzip-cached"):
+                p50, p99, mx, h50, h99, size, reconn = lat[v]
+                rows.append(("/metrics, %s series, nginx loaded (%.0f req/s)"
+                             % (format(series, ","), rps), v, "p99 %.2f ms" % p99,
+                             "p50 %.2f ms, %d bytes, %s" % (p50, size, notes[v])))
+                log("  /metrics %-11s to last byte p50 %.2f p99 %.2f max %.2f ms; to head p50 %.2f "
+                    "p99 %.2f ms; %d bytes; %d reconnects"
+                    % (v, p50, p99, mx, h50, h99, size, reconn))
         stop_all()
     for i, who in enumerate(("master", "worker")):
         added = (res["promshim"][i] - res["bare"][i]) / 1024.0
