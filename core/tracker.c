@@ -22,7 +22,10 @@
  * OQ_CAP), so their responses are framed right (HEAD, CONNECT, HTTP/0.9)
  * and reported with the method but route _INVALID, in order: once one
  * request went to ovf, later ones follow it there until the write side has
- * drained it. Past OQ_CAP the read side gives up.
+ * drained it. Past OQ_CAP the read side gives up, and the responses to
+ * what it no longer reads are framed blind: one that announces a body ends
+ * with its head (it may answer a HEAD), and a body that follows is passed
+ * over unless it starts like a status line.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem, memrchr */
@@ -67,6 +70,7 @@ enum {
 #define X_CLOSE 0x08u /* the connection ends after this exchange */
 #define X_V09 0x10u
 #define X_UNANN 0x20u /* on_request not called yet (unparsable request) */
+#define X_BLIND 0x40u /* write side only: answers a request nobody read (see wr_take) */
 
 /* Where the request being read or answered lives. */
 enum { K_NONE, K_RING, K_OVF, K_ORPHAN };
@@ -451,6 +455,15 @@ static void rd_done(struct trk_conn *c)
 	atomic_store_explicit(&c->sh.rd_done, 1, memory_order_release);
 }
 
+/* The read side gave up because more requests waited than it keeps: the
+ * requests it no longer reads are well-formed ones, so the write side frames
+ * their responses blind (wr_take). */
+static void rd_swamped(struct trk_conn *c)
+{
+	c->rd.s.state = S_DEAD;
+	atomic_store_explicit(&c->sh.rd_done, 2, memory_order_release);
+}
+
 /* Reserves the ring slot for the request just started, or sends it to ovf
  * (kind K_NONE when that is full too). Returns the slot or NULL. */
 static inline struct trk_pend *rd_slot(struct trk_conn *c)
@@ -542,7 +555,7 @@ static inline void rd_announce(struct trk_conn *c, unsigned m, const char *path,
 	if (c->rd.kind == K_NONE) {
 		/* more requests ahead of their responses than the tracker keeps */
 		s->on_error(s->ctx);
-		rd_done(c);
+		rd_swamped(c);
 		return;
 	}
 	if (p) {
@@ -806,7 +819,12 @@ static inline void wr_take(struct trk_conn *c, uint64_t now, const struct trk_si
 		c->wr.t_start = p->t_start;
 	} else {
 		c->wr.method = TRK_M_OTHER;
-		c->wr.xflags = X_UNANN;
+		/* After the read side was swamped by pipelined requests, their
+		 * methods are unknown and a HEAD among them announces a body it
+		 * never sends: such a response ends with its head, and a body
+		 * that follows is passed over (as for HEAD, see S_IDLE). */
+		c->wr.xflags = atomic_load_explicit(&c->sh.rd_done, memory_order_acquire) == 2 ? X_UNANN | X_BLIND
+											       : X_UNANN;
 		c->wr.kind = K_ORPHAN;
 		if (atomic_load_explicit(&c->sh.ovf, memory_order_acquire)) {
 			unsigned code = wr_ovf_code(c, c->wr.ovr);
@@ -885,6 +903,13 @@ static void wr_lost(struct trk_conn *c, const struct trk_sink *s)
 	trk_stop(c);
 }
 
+/* p..e could start a status line: the bytes there, up to 7, match "HTTP/1.". */
+static inline int wr_status_prefix(const char *p, const char *e)
+{
+	size_t n = (size_t)(e - p) < 7 ? (size_t)(e - p) : 7;
+	return memcmp(p, "HTTP/1.", n) == 0;
+}
+
 /* The usual status line: "HTTP/1.x NNN" then a space or the end. Returns
  * 0 when it was handled, -1 to leave it to wr_status_line, which gives the
  * same result for every line handled here. */
@@ -946,10 +971,12 @@ static inline void wr_head_end(struct trk_conn *c, uint64_t now, const struct tr
 	}
 	if (sd->ver == 1 ? (hf & HF_CLOSE) : !(hf & HF_KEEP))
 		sd->misc |= WM_CLOSE;
-	if ((x & X_HEAD) || st == 204 || st == 304) {
+	int headlike = (x & X_HEAD) ||
+		       ((x & X_BLIND) && ((hf & HF_TE) || ((hf & HF_CL) && !(hf & HF_CLBAD))));
+	if (headlike || st == 204 || st == 304) {
 		c->wr.hb_rem = 0;
 		sd->misc &= (uint8_t)~WM_HBCHUNK;
-		if (x & X_HEAD) {
+		if (headlike) {
 			if (hf & HF_TE)
 				sd->misc |= (hf & HF_CHUNKED) ? WM_HBCHUNK : 0;
 			else if ((hf & HF_CL) && !(hf & HF_CLBAD))
@@ -1349,7 +1376,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 				sd->t_mark = now;
 			} else if (!(sd->misc & WM_CUR)) {
 				/* A HEAD response's body the server sent anyway. */
-				if (*p != 'H' && (c->wr.hb_rem || (sd->misc & WM_HBCHUNK))) {
+				if ((c->wr.hb_rem || (sd->misc & WM_HBCHUNK)) && !wr_status_prefix(p, e)) {
 					if (c->wr.hb_rem) {
 						sd->rem = c->wr.hb_rem;
 						sd->state = S_SKIP;

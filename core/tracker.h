@@ -129,7 +129,7 @@ struct trk_conn {
 	struct {
 		_Atomic uint32_t ovf;    /* requests read that found the ring full, not yet answered */
 		_Atomic uint8_t stop;    /* the tracker stopped following the connection */
-		_Atomic uint8_t rd_done; /* the read side gave up */
+		_Atomic uint8_t rd_done; /* the read side gave up (2: swamped by pipelining) */
 		uint8_t ovw;             /* read side: next overflow queue entry to fill */
 		/* methods of the ovf requests, 4 bits each, a queue of 64 */
 		_Atomic uint64_t oq[4];

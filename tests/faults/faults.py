@@ -390,6 +390,8 @@ def hostile_cases(proxy):
         # loses the response boundaries too.
         ("pipelined-16-head-mix", "valid", [mix(16)], {"sent": 16}),
         ("pipelined-head-mix", "valid", [mix(40)], {"sent": 40}),
+        # Past 16 + 64: the tracker stops reading and frames the rest blind.
+        ("pipelined-head-flood", "valid", [mix(200)], {"sent": 200}),
         ("binary", "other", [binary]),
         ("tls-hello", "tls", [tls_hello()]),
         ("h2-preface", "h2c", [b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"]),
