@@ -89,7 +89,7 @@ scrape_configs:
     scheme: https
     authorization: {type: Bearer, credentials: '$TOKEN'}
     tls_config: {insecure_skip_verify: true}
-    static_configs: [{targets: ['localhost:$M']}]
+    static_configs: [{targets: ['127.0.0.1:$M']}]
   - job_name: wrong_password
     scheme: https
     basic_auth: {username: prom, password: 'wrong'}
