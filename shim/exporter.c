@@ -71,6 +71,8 @@ static struct {
 	__typeof__(MHD_add_response_header) *add_response_header;
 	__typeof__(MHD_queue_response) *queue_response;
 	__typeof__(MHD_destroy_response) *destroy_response;
+	/* optional (0.9.73 on): without it every body is copied */
+	__typeof__(MHD_create_response_from_buffer_with_free_callback_cls) *create_response_held;
 } mhd;
 static void *exp_lib;
 
@@ -106,6 +108,18 @@ struct exp_gz_cache {
 	int valid;
 };
 static struct exp_gz_cache exp_gzc[2]; /* per format */
+
+/* Uncompressed bodies (6 MB for 2,000 series) go to libmicrohttpd without a
+ * copy: each is rendered into a buffer that is free, which the responses
+ * sending it then hold (refs) until libmicrohttpd releases them. The lowest
+ * free one is taken, so one stays warm while scrapes come one at a time;
+ * when every one is held, the body is rendered into exp_text and copied. */
+#define EXP_HELD_BUFS 4
+struct exp_held {
+	struct expo_buf b;
+	unsigned refs;
+};
+static struct exp_held exp_held[EXP_HELD_BUFS];
 static struct expo_buf exp_text;
 
 static uint64_t exp_now_ns(void)
@@ -230,7 +244,10 @@ static void exp_close_owned(int fd)
  * number the host may reuse) and close every owned fd outside lo..hi. */
 static void exp_drop_locked(unsigned lo, unsigned hi)
 {
+	/* The daemon is abandoned, never run again: nothing it holds is sent. */
 	exp_d = NULL;
+	for (int i = 0; i < EXP_HELD_BUFS; i++)
+		exp_held[i].refs = 0;
 	exp_listen_fd = -1;
 	exp_epoll_fd = -1;
 	__atomic_store_n(&exp_wake_fd, -1, __ATOMIC_RELEASE);
@@ -328,6 +345,7 @@ void exp_atfork_child(void)
 	exp_in_wait = 0;
 	exp_drop_locked(1, 0);
 	memset(exp_gzc, 0, sizeof exp_gzc);
+	memset(exp_held, 0, sizeof exp_held);
 	memset(&exp_text, 0, sizeof exp_text);
 }
 
@@ -362,6 +380,7 @@ static int exp_load(void)
 	EXP_SYM(queue_response, "MHD_queue_response");
 	EXP_SYM(destroy_response, "MHD_destroy_response");
 #undef EXP_SYM
+	*(void **)(&mhd.create_response_held) = dlsym(h, "MHD_create_response_from_buffer_with_free_callback_cls");
 	exp_lib = h;
 	return 0;
 }
@@ -390,11 +409,26 @@ static void exp_notify(void *cls, struct MHD_Connection *c, void **socket_ctx,
 		exp_bit_set(ci->connect_fd, 0);
 }
 
-static enum MHD_Result exp_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
-				 const char *enc, const void *body, size_t len, int allow)
+/* libmicrohttpd is done with a response that held hb's body. */
+static void exp_held_release(void *cls)
 {
-	struct MHD_Response *r =
-		mhd.create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	struct exp_held *hb = cls;
+	if (hb->refs)
+		hb->refs--;
+}
+
+/* body is copied unless hb holds it (then the response keeps hb). */
+static enum MHD_Result exp_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+				 const char *enc, const void *body, size_t len, int allow, struct exp_held *hb)
+{
+	struct MHD_Response *r;
+	if (hb && mhd.create_response_held) {
+		r = mhd.create_response_held(len, (void *)body, exp_held_release, hb);
+		if (r)
+			hb->refs++;
+	} else {
+		r = mhd.create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	}
 	if (!r)
 		return MHD_NO;
 	mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
@@ -412,13 +446,16 @@ static enum MHD_Result exp_reply(struct MHD_Connection *c, unsigned status, cons
 static enum MHD_Result exp_plain(struct MHD_Connection *c, unsigned status, const char *msg,
 				 int allow)
 {
-	return exp_reply(c, status, "text/plain; charset=utf-8", NULL, msg, strlen(msg), allow);
+	return exp_reply(c, status, "text/plain; charset=utf-8", NULL, msg, strlen(msg), allow, NULL);
 }
 
-/* Render the exposition for fmt, gzipped when gz. Returns the body (valid
- * until the next render) or NULL when out of memory. */
-static const char *exp_render(enum expo_format fmt, int gz, size_t *len)
+/* Render the exposition for fmt, gzipped when gz. Returns the body or NULL
+ * when out of memory. An uncompressed body in a free held buffer comes with
+ * *hb set (the reply then holds it); any other body is valid until the next
+ * render only. */
+static const char *exp_render(enum expo_format fmt, int gz, size_t *len, struct exp_held **hb)
 {
+	*hb = NULL;
 	struct exp_gz_cache *gc = &exp_gzc[fmt == EXPO_OPENMETRICS];
 	uint64_t now = exp_now_ns();
 	if (gz && gc->valid && now - gc->at_ns < EXP_GZIP_REUSE_NS) {
@@ -437,16 +474,28 @@ static const char *exp_render(enum expo_format fmt, int gz, size_t *len)
 		.service_name = shim.prog,
 		.version = PROMSHIM_VERSION,
 	};
-	int r = expo_render(&snap, &o, &exp_text);
-	reg_snapshot_free(&snap);
-	if (r < 0)
-		return NULL;
+	struct expo_buf *text = &exp_text;
 	if (!gz) {
-		*len = exp_text.len;
-		return exp_text.data;
+		for (int i = 0; i < EXP_HELD_BUFS && mhd.create_response_held; i++) {
+			if (!exp_held[i].refs) {
+				*hb = &exp_held[i];
+				text = &exp_held[i].b;
+				break;
+			}
+		}
+	}
+	int r = expo_render(&snap, &o, text);
+	reg_snapshot_free(&snap);
+	if (r < 0) {
+		*hb = NULL;
+		return NULL;
+	}
+	if (!gz) {
+		*len = text->len;
+		return text->data;
 	}
 	gc->valid = 0;
-	if (expo_gzip(exp_text.data, exp_text.len, &gc->gz) < 0)
+	if (expo_gzip(text->data, text->len, &gc->gz) < 0)
 		return NULL;
 	gc->valid = 1;
 	gc->at_ns = now;
@@ -523,10 +572,11 @@ static enum MHD_Result exp_handle(void *cls, struct MHD_Connection *c, const cha
 	enum expo_format fmt = expo_negotiate(accept);
 	int gz = expo_accepts_gzip(ae);
 	size_t len = 0;
-	const char *body = exp_render(fmt, gz, &len);
+	struct exp_held *hb;
+	const char *body = exp_render(fmt, gz, &len, &hb);
 	if (!body)
 		return exp_plain(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", 0);
-	return exp_reply(c, MHD_HTTP_OK, expo_content_type(fmt), gz ? "gzip" : NULL, body, len, 0);
+	return exp_reply(c, MHD_HTTP_OK, expo_content_type(fmt), gz ? "gzip" : NULL, body, len, 0, hb);
 }
 
 /* ---- the serving loop ---- */
