@@ -253,22 +253,28 @@ def python_cmd(d, port):
     return [PYTHON, "-m", "http.server", "--bind", "127.0.0.1", str(port)], d
 
 
-def keepalive_client(port, n, path="/tiny"):
-    """Exactly n sequential keep-alive GETs on one connection."""
+def keepalive_client(port, paths, status=None, deadline=60.0):
+    """One sequential keep-alive GET per path, on one connection, each read
+    whole before the next; with status, every response must have it."""
     s = socket.create_connection(("127.0.0.1", port))
-    req = ("GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\n"
-           "Accept: */*\r\n\r\n" % path).encode()
+    s.settimeout(5)
+    end = time.time() + deadline
     buf = b""
-    for _ in range(n):
-        s.sendall(req)
+    for path in paths:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench\r\n"
+                   "Accept: */*\r\n\r\n" % path).encode())
         while True:
             i = buf.find(b"\r\n\r\n")
             if i >= 0:
                 m = re.search(rb"Content-Length: (\d+)", buf[:i], re.I)
                 need = i + 4 + int(m.group(1))
                 if len(buf) >= need:
+                    if status and not buf.startswith(b"HTTP/1.1 %d" % status):
+                        raise RuntimeError("%s: %r" % (path, buf[:40]))
                     buf = buf[need:]
                     break
+            if time.time() > end:
+                raise RuntimeError("%d requests took over %.0f s" % (len(paths), deadline))
             chunk = s.recv(65536)
             if not chunk:
                 raise RuntimeError("server closed")
@@ -294,10 +300,10 @@ def callgrind_per_request(tmp, preload, n, path):
                          stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_port(port, 60)
-        keepalive_client(port, 200, path)
+        keepalive_client(port, [path] * 200)
         subprocess.run(["callgrind_control", "-d", "warm", str(p.pid)], check=True,
                        capture_output=True, timeout=60)
-        keepalive_client(port, n, path)
+        keepalive_client(port, [path] * n)
         subprocess.run(["callgrind_control", "-d", "measured", str(p.pid)], check=True,
                        capture_output=True, timeout=60)
     finally:
@@ -498,29 +504,7 @@ def bench_rss_and_scrape(tmp):
             # 2,000 series: GET /s/0 .. /s/1999 (404s), one at a time on a
             # keep-alive connection. Pipelining all 2,000 at once leaves most
             # of them past the tracker's ring, recorded as _INVALID.
-            s = socket.create_connection(("127.0.0.1", port))
-            s.settimeout(5)
-            buf = b""
-            end = time.time() + 60
-            for i in range(2000):
-                s.sendall(("GET /s/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i).encode())
-                while True:
-                    h = buf.find(b"\r\n\r\n")
-                    if h >= 0:
-                        m = re.search(rb"Content-Length: (\d+)", buf[:h], re.I)
-                        need = h + 4 + int(m.group(1))
-                        if len(buf) >= need:
-                            if not buf.startswith(b"HTTP/1.1 404"):
-                                raise RuntimeError("/s/%d: %r" % (i, buf[:40]))
-                            buf = buf[need:]
-                            break
-                    if time.time() > end:
-                        raise RuntimeError("creating the 2,000 series took over 60 s")
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        raise RuntimeError("nginx closed the connection")
-                    buf += chunk
-            s.close()
+            keepalive_client(port, ["/s/%d" % i for i in range(2000)], status=404)
             # The registry must really hold ~2,000 series before timing.
             wait_port(mport)
             c = http.client.HTTPConnection("127.0.0.1", mport, timeout=10)
