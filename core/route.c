@@ -452,7 +452,10 @@ static int rs_lookup(struct route_seen *t, uint64_t key, int claim, struct rs_sl
 /* Nonzero when the literal with key `key` under parent `parent` keeps its
  * text. A place under the parent's counter is reserved before the segment is
  * inserted, so a position never holds more than collapse_after literals even
- * when processes race; a member killed in between leaves one place unused. */
+ * when processes race; a member killed in between leaves one place unused.
+ * A position found full is looked at once more for the key: another member
+ * may have taken the last place for this very segment since the first look
+ * (left open: the few instructions between its reservation and its insert). */
 static int rs_keep(struct route_seen *t, uint64_t parent, uint64_t key)
 {
 	struct rs_slot *ps, *ss;
@@ -468,7 +471,7 @@ static int rs_keep(struct route_seen *t, uint64_t parent, uint64_t key)
 	c = __atomic_load_n(&ps->count, __ATOMIC_RELAXED);
 	do {
 		if (c >= t->collapse_after)
-			return 0;
+			return rs_lookup(t, key, 0, &ss) == RS_FOUND;
 	} while (!__atomic_compare_exchange_n(&ps->count, &c, c + 1, 1, __ATOMIC_ACQ_REL,
 					      __ATOMIC_RELAXED));
 	r = rs_lookup(t, key, 1, &ss);
@@ -992,8 +995,17 @@ static int rt_match_n(const struct route_ctx *rc, const char *path, const char *
 int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int truncated, char *out,
 		  size_t cap)
 {
+	unsigned how;
+	return route_resolve_how(rc, path, len, truncated, out, cap, &how);
+}
+
+int route_resolve_how(const struct route_ctx *rc, const char *path, size_t len, int truncated, char *out,
+		      size_t cap, unsigned *how)
+{
 	struct rt_out o = {out, 0, cap < ROUTE_LABEL_MAX ? cap : ROUTE_LABEL_MAX, 0, 0};
 	const char *p, *end;
+
+	*how = 0;
 
 	if (!len)
 		path = "";
@@ -1049,6 +1061,7 @@ int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int 
 			} else {
 				rt_put(&o, "*", 1);
 				parent = rt_mix(parent ^ RS_TAG_STAR);
+				*how |= ROUTE_COLLAPSED;
 			}
 		} else {
 			rt_put_clean(&o, s, n);

@@ -76,6 +76,15 @@ struct route_ctx {
 int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int truncated, char *out,
 		  size_t cap);
 
+/* route_resolve, also saying how the label came about in *how: ROUTE_COLLAPSED
+ * when a segment became `*` because its position was full. That verdict is
+ * not final: a member racing on the same new segment may have taken the last
+ * place for it a moment before, and the segment then keeps its text from the
+ * next resolution on (a cache of labels should not keep such a one). */
+int route_resolve_how(const struct route_ctx *rc, const char *path, size_t len, int truncated, char *out,
+		      size_t cap, unsigned *how);
+#define ROUTE_COLLAPSED 0x1u
+
 /* Nonzero when the heuristic turns segment s[0..n) into `{id}` (README:
  * "Route heuristic" gives the exact rule). */
 int route_segment_is_id(const char *s, size_t n);

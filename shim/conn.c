@@ -68,18 +68,19 @@ static inline void conn_gauge_conns(int64_t d)
 }
 
 /* A path not in the route cache: the resolver and the registry's
- * interning, then the cache. A route table found full (REG_ROUTE_OTHER) is
- * not remembered: that verdict is the only one a racing member can still
- * take back. */
+ * interning, then the cache. Two verdicts are not remembered, being the
+ * ones a racing member can still take back: a route table found full
+ * (REG_ROUTE_OTHER) and a segment collapsed to `*` (ROUTE_COLLAPSED). */
 static __attribute__((noinline)) uint32_t conn_route_slow(const char *path, size_t len, unsigned trunc,
 							   const struct rcache_key *k)
 {
 	char label[ROUTE_LABEL_MAX];
 	uint32_t id = SHIM_CONN_TAG_EXCLUDED;
-	int n = route_resolve(&shim.routes, path, len, trunc != 0, label, sizeof label);
+	unsigned how;
+	int n = route_resolve_how(&shim.routes, path, len, trunc != 0, label, sizeof label, &how);
 	if (n >= 0)
 		id = reg_route(shim.reg, label, (size_t)n);
-	if (id != REG_ROUTE_OTHER)
+	if (id != REG_ROUTE_OTHER && !(how & ROUTE_COLLAPSED))
 		rcache_put(&conn_routes, k, id);
 	return id;
 }
