@@ -208,13 +208,14 @@ void reg_member_conns(struct reg *r, int slot, int64_t delta)
 	rec_line("CONNS %+lld", (long long)delta);
 }
 
-int route_resolve(const struct route_ctx *rc, const char *path, size_t len, int truncated, char *out,
-		  size_t cap)
+int route_resolve_how(const struct route_ctx *rc, const char *path, size_t len, int truncated, char *out,
+		      size_t cap, unsigned *how)
 {
 	(void)rc, (void)truncated;
 	if (len > cap)
 		len = cap;
 	memcpy(out, path, len);
+	*how = 0;
 	errno = EDOM;
 	return (int)len;
 }
