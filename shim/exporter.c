@@ -97,7 +97,7 @@ static unsigned exp_gen; /* bumped whenever an fd is forgotten */
 static int exp_in_wait;
 static unsigned exp_seq;
 static uint64_t exp_bits[EXP_FD_BITS / 64];
-static int exp_lowest = EXP_FD_BITS; /* below it nothing is ours: one compare */
+int shim_family_fd_floor = EXP_FD_BITS; /* below it nothing is ours: one compare (shim.h) */
 static int exp_highest = -1;         /* nothing of ours above it */
 static __thread int exp_self;        /* set in the serving thread */
 static __thread int exp_starting;    /* ... while it starts libmicrohttpd */
@@ -147,8 +147,8 @@ static void exp_bit_set(int fd, int on)
 		if (fd > __atomic_load_n(&exp_highest, __ATOMIC_RELAXED))
 			__atomic_store_n(&exp_highest, fd, __ATOMIC_RELEASE);
 		__atomic_fetch_or(&exp_bits[fd / 64], m, __ATOMIC_RELEASE);
-		if (fd < __atomic_load_n(&exp_lowest, __ATOMIC_RELAXED))
-			__atomic_store_n(&exp_lowest, fd, __ATOMIC_RELEASE);
+		if (fd < __atomic_load_n(&shim_family_fd_floor, __ATOMIC_RELAXED))
+			__atomic_store_n(&shim_family_fd_floor, fd, __ATOMIC_RELEASE);
 	} else {
 		__atomic_fetch_and(&exp_bits[fd / 64], ~m, __ATOMIC_RELEASE);
 	}
@@ -156,7 +156,7 @@ static void exp_bit_set(int fd, int on)
 
 int exp_owns_fd(int fd)
 {
-	if (fd < __atomic_load_n(&exp_lowest, __ATOMIC_ACQUIRE) || fd >= EXP_FD_BITS)
+	if (fd < __atomic_load_n(&shim_family_fd_floor, __ATOMIC_ACQUIRE) || fd >= EXP_FD_BITS)
 		return 0;
 	return (__atomic_load_n(&exp_bits[fd / 64], __ATOMIC_ACQUIRE) >> (fd % 64)) & 1;
 }
@@ -274,7 +274,7 @@ static void exp_wake(void)
 void exp_fds_closing(unsigned lo, unsigned hi)
 {
 	unsigned end = (unsigned)exp_scan_end();
-	if (hi < (unsigned)__atomic_load_n(&exp_lowest, __ATOMIC_ACQUIRE) || lo >= end)
+	if (hi < (unsigned)__atomic_load_n(&shim_family_fd_floor, __ATOMIC_ACQUIRE) || lo >= end)
 		return;
 	if (exp_self) {
 		/* libmicrohttpd closing a scrape socket from the serving thread */

@@ -39,10 +39,12 @@ static inline int hk_vfork_child(void)
  * close itself is done as asked. */
 static inline void hk_family_closing(int fd)
 {
-	int e = errno;
-	if (UNLIKELY(shim_family_owns_fd(fd)) && !hk_vfork_child())
-		shim_family_fds_closing((unsigned)fd, (unsigned)fd);
-	errno = e;
+	if (UNLIKELY(fd >= __atomic_load_n(&shim_family_fd_floor, __ATOMIC_RELAXED))) {
+		int e = errno;
+		if (shim_family_owns_fd(fd) && !hk_vfork_child())
+			shim_family_fds_closing((unsigned)fd, (unsigned)fd);
+		errno = e;
+	}
 }
 
 /* shim_family_check with errno kept: it runs before the real call. */

@@ -59,6 +59,10 @@ void shim_family_host_binds(const struct sockaddr *addr, socklen_t len);
  * host's low fds. */
 int shim_family_owns_fd(int fd);
 
+/* Below this fd the exporter owns nothing (shim/exporter.c keeps it): the
+ * hooks compare against it before calling shim_family_owns_fd. */
+extern __attribute__((visibility("hidden"))) int shim_family_fd_floor;
+
 /* shim/family.c: the host is about to close fds lo..hi (close, close_range,
  * closefrom, or dup2/dup3 onto hi == lo). Call it from those hooks BEFORE
  * the real call: for one fd when shim_family_owns_fd(fd), for a range

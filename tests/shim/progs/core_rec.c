@@ -258,6 +258,9 @@ void shim_family_check_slow(int accepting)
 	rec_line("CHECK %d", accepting);
 }
 
+/* 0: every close asks shim_family_owns_fd, which clobbers errno here. */
+int shim_family_fd_floor;
+
 int shim_family_owns_fd(int fd)
 {
 	errno = EDOM;
