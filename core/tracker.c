@@ -314,6 +314,20 @@ static unsigned trk_tokens(const char *v, const char *e, int *last_chunked)
 /* The value v..e of a Content-Length field. */
 static inline void trk_content_length(struct trk_side *sd, const char *v, const char *e, int over)
 {
+	/* the usual value: one space, at most 18 digits (no overflow), the end */
+	if (!over && e - v >= 2 && e - v <= 19 && *v == ' ') {
+		uint64_t x = 0;
+		const char *q = v + 1;
+		while (q < e && (unsigned)(*q - '0') < 10)
+			x = x * 10 + (uint64_t)(*q++ - '0');
+		if (q == e) {
+			if ((sd->hf & HF_CL) && sd->cl != x)
+				sd->hf |= HF_CLBAD;
+			sd->hf |= HF_CL;
+			sd->cl = x;
+			return;
+		}
+	}
 	trk_trim(&v, &e);
 	uint64_t x = 0;
 	int ok = v < e && !over;
@@ -351,6 +365,11 @@ static void trk_transfer_encoding(struct trk_side *sd, const char *v, const char
 static inline void trk_connection(struct trk_side *sd, const char *v, const char *e, const char *tl, size_t tn,
 				  int over)
 {
+	/* the usual value: one space and keep-alive, the end */
+	if (!over && e - v == 11 && *v == ' ' && trk_ieq8(v + 1, "keep-ali") && trk_ieq8(v + 3, "ep-alive")) {
+		sd->hf |= HF_KEEP;
+		return;
+	}
 	trk_trim(&v, &e);
 	if (e - v == 10 && trk_ieq8(v, "keep-ali") && trk_ieq8(v + 2, "ep-alive"))
 		sd->hf |= HF_KEEP;

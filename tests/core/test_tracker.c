@@ -771,6 +771,59 @@ Test(tracker, head_body_starting_with_h)
 	free(r);
 }
 
+/* Content-Length and Connection values in their usual spelling take a
+ * short path; every other spelling must frame exactly as before. Each
+ * case: two pipelined requests, the first answered with the header under
+ * test and a 3-byte body, then a 204 that is only found if the first
+ * response was framed right. */
+Test(tracker, framing_header_spellings)
+{
+	static const struct {
+		const char *hdr;
+		int ver, errors, nx;
+	} cases[] = {
+		{"Content-Length: 3", 1, 0, 2},
+		{"Content-Length: 000000000000000003", 1, 0, 2},  /* 18 digits */
+		{"Content-Length: 0000000000000000003", 1, 0, 2}, /* 19 digits */
+		{"Content-Length:\t3 ", 1, 0, 2},
+		{"Content-Length:3", 1, 0, 2},
+		{"content-length:   3\t", 1, 0, 2},
+		{"Content-Length: 3x", 1, 1, 1},
+		{"Content-Length: 3\r\nConnection: keep-alive", 0, 0, 2},
+		{"Content-Length: 3\r\nConnection: Keep-Alive", 0, 0, 2},
+		{"Content-Length: 3\r\nConnection:  keep-alive ", 0, 0, 2},
+		{"Content-Length: 3\r\nConnection: keep-alive, x", 0, 0, 2},
+		{"Content-Length: 3\r\nConnection: keep-alivex", 0, 0, 1},
+		{"Content-Length: 3", 0, 0, 1}, /* HTTP/1.0 without keep-alive ends */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct tt_rec *r = calloc(1, sizeof *r);
+		cr_assert_not_null(r);
+		struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, r };
+		struct trk_conn c;
+		char q[128], w[256];
+		int v = cases[i].ver;
+		int qn = snprintf(q, sizeof q, "GET /a HTTP/1.%d\r\nConnection: keep-alive\r\n\r\n"
+					  "GET /b HTTP/1.%d\r\nConnection: keep-alive\r\n\r\n", v, v);
+		int wn = snprintf(w, sizeof w, "HTTP/1.%d 200 OK\r\n%s\r\n\r\nabcHTTP/1.%d 204 No Content\r\n\r\n", v,
+				  cases[i].hdr, v);
+		trk_init(&c);
+		trk_read(&c, q, (size_t)qn, 10, &s);
+		trk_write(&c, w, (size_t)wn, 20, &s);
+		trk_end(&c, 30, &s);
+		int done = 0;
+		for (int k = 0; k < r->nx; k++)
+			done += !(r->x[k].flags & TRK_X_ABORTED);
+		cr_assert_eq(r->errors, cases[i].errors, "%s: %d errors", cases[i].hdr, r->errors);
+		cr_assert_eq(done, cases[i].nx, "%s: %d exchanges completed", cases[i].hdr, done);
+		if (cases[i].nx == 2) {
+			cr_assert_eq(r->x[0].resp_body, 3, "%s", cases[i].hdr);
+			cr_assert_eq(r->x[1].status, 204, "%s", cases[i].hdr);
+		}
+		free(r);
+	}
+}
+
 /* Timestamps follow the calls that carried the bytes, not the step. */
 Test(tracker, timestamps_follow_the_calls)
 {
