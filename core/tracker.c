@@ -1125,8 +1125,8 @@ bad:
 /* A header line l..q (q: its '\n') whose first colon is col (NULL: none)
  * when the fast loop cannot settle it alone: a name trk_hdr may act on, a
  * colon at the start, no colon at all. */
-static __attribute__((noinline)) void trk_hdr_at(struct trk_side *sd, const char *l, const char *q,
-						 const char *col, const struct trk_sink *s)
+static inline void trk_hdr_at(struct trk_side *sd, const char *l, const char *q, const char *col,
+			      const struct trk_sink *s)
 {
 	size_t len = (size_t)(q - l);
 	if (q[-1] == '\r')
