@@ -570,6 +570,16 @@ Test(route_collapse, shared_across_fork)
 	munmap(mem, route_seen_size(1024));
 }
 
+/* Run fn(a) and fn(b) in two threads at once; returns when both are done. */
+static void rt_two_threads(void *(*fn)(void *), void *a, void *b)
+{
+	pthread_t ta, tb;
+	cr_assert_eq(pthread_create(&ta, NULL, fn, a), 0);
+	cr_assert_eq(pthread_create(&tb, NULL, fn, b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+}
+
 struct rt_thr {
 	struct route_ctx *rc;
 	int kept[4000];
@@ -596,11 +606,7 @@ Test(route_collapse, two_threads_stay_bounded)
 	struct route_ctx rc = {NULL, NULL, 1, t};
 	static struct rt_thr a, b;
 	a.rc = b.rc = &rc;
-	pthread_t ta, tb;
-	cr_assert_eq(pthread_create(&ta, NULL, rt_thread, &a), 0);
-	cr_assert_eq(pthread_create(&tb, NULL, rt_thread, &b), 0);
-	pthread_join(ta, NULL);
-	pthread_join(tb, NULL);
+	rt_two_threads(rt_thread, &a, &b);
 	int kept = 0, later = 0;
 	char p[32];
 	for (int i = 0; i < 4000; i++) {
@@ -662,11 +668,7 @@ Test(route_collapse, racing_on_the_last_place)
 	static struct rt_race a, b;
 	a.rc = b.rc = rc;
 	a.go = b.go = &go;
-	pthread_t ta, tb;
-	cr_assert_eq(pthread_create(&ta, NULL, rt_race_thread, &a), 0);
-	cr_assert_eq(pthread_create(&tb, NULL, rt_race_thread, &b), 0);
-	pthread_join(ta, NULL);
-	pthread_join(tb, NULL);
+	rt_two_threads(rt_race_thread, &a, &b);
 	unsigned differ = 0, lost = 0;
 	for (unsigned i = 0; i < RT_ROUNDS; i++) {
 		differ += a.kept[i] != b.kept[i];
