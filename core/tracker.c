@@ -602,33 +602,37 @@ static inline void rd_announce(struct trk_conn *c, unsigned m, const char *path,
 
 /* The usual request line, whole in the caller's buffer lo..hi: a known
  * method other than CONNECT, one space, an origin-form target, one
- * space, "HTTP/1.0" or "HTTP/1.1". l..n has no line end. Returns 0 when it
- * was handled, -1 to leave it to rd_start_line, which gives the same result
- * for every line handled here. */
-static inline int rd_start_fast(struct trk_conn *c, const char *l, size_t n, const char *lo, const char *hi,
-				const struct trk_sink *s)
+ * space, "HTTP/1.0" or "HTTP/1.1". l..n has no line end. Fills in *r and
+ * returns 0, or returns -1 to leave the line to rd_start_line, which gives
+ * the same result for every line accepted here. */
+struct rd_rline {
+	const char *path;
+	size_t len;
+	unsigned method, flags;
+	int ver;
+};
+
+static inline int rd_rline_fast(const char *l, size_t n, const char *lo, const char *hi, struct rd_rline *r)
 {
 	if (n < 14 || l[n - 9] != ' ' || l[n - 10] == ' ')
 		return -1;
 	uint64_t vw = trk_ld8(l + n - 8);
-	int ver;
 	if (vw == trk_ld8("HTTP/1.1"))
-		ver = 1;
+		r->ver = 1;
 	else if (vw == trk_ld8("HTTP/1.0"))
-		ver = 0;
+		r->ver = 0;
 	else
 		return -1;
-	unsigned m;
 	const char *t;
 	if (trk_ld4(l) == trk_ld4("GET ")) {
-		m = TRK_M_GET;
+		r->method = TRK_M_GET;
 		t = l + 4;
 	} else {
 		size_t ml = 0;
 		while (ml < 8 && l[ml] != ' ')
 			ml++;
-		m = trk_method_of(l, ml);
-		if (m == TRK_M_OTHER || m == TRK_M_CONNECT)
+		r->method = trk_method_of(l, ml);
+		if (r->method == TRK_M_OTHER || r->method == TRK_M_CONNECT)
 			return -1;
 		t = l + ml + 1;
 	}
@@ -636,13 +640,25 @@ static inline int rd_start_fast(struct trk_conn *c, const char *l, size_t n, con
 	if (t >= ve || *t != '/' || trk_scan(t, ve, lo, hi, ' ', '?', '#', &qh))
 		return -1;
 	const char *pe = qh ? qh : ve;
-	unsigned flags = 0;
+	r->flags = 0;
 	if (pe - t > TRK_PATH_MAX) {
 		pe = t + TRK_PATH_MAX;
-		flags = TRK_R_TRUNCATED;
+		r->flags = TRK_R_TRUNCATED;
 	}
+	r->path = t;
+	r->len = (size_t)(pe - t);
+	return 0;
+}
+
+/* The usual request line (rd_rline_fast) announced; -1: not handled. */
+static inline int rd_start_fast(struct trk_conn *c, const char *l, size_t n, const char *lo, const char *hi,
+				const struct trk_sink *s)
+{
+	struct rd_rline r;
+	if (rd_rline_fast(l, n, lo, hi, &r) < 0)
+		return -1;
 	c->rd.s.misc |= RM_SEEN;
-	rd_announce(c, m, t, (size_t)(pe - t), flags, ver, s);
+	rd_announce(c, r.method, r.path, r.len, r.flags, r.ver, s);
 	return 0;
 }
 
