@@ -708,6 +708,19 @@ static void rd_start_line(struct trk_conn *c, const char *l, size_t n, int over,
 		while (v < e && *v == ' ')
 			v++;
 		vn = (size_t)(e - v);
+	} else {
+		/* the target ended inside the kept start of an overlong line:
+		 * only spaces and the start of the version may follow it there */
+		const char *q = te;
+		while (q < e && *q == ' ')
+			q++;
+		size_t r = (size_t)(e - q);
+		while (r && (q[r - 1] == '\r' || trk_ows(q[r - 1])))
+			r--;
+		if (r > 8 || memcmp(q, "HTTP/1.", r < 7 ? r : 7) != 0) {
+			rd_invalid(c, m, s);
+			return;
+		}
 	}
 	if (over) {
 		const char *ls = memrchr(tl, ' ', tn);
@@ -1315,6 +1328,8 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 				sd->state = S_IDLE;
 			} else if (wr) {
 				wr_msg_end(c, now, s);
+				if (trk_stopped(c))
+					return; /* the connection ends with this response */
 			} else {
 				rd_msg_end(c);
 			}
