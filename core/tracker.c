@@ -81,6 +81,10 @@ enum { K_NONE, K_RING, K_OVF, K_ORPHAN };
 _Static_assert(OQ_CAP == 16 * sizeof(((struct trk_conn *)0)->sh.oq) / sizeof(uint64_t), "oq holds OQ_CAP nibbles");
 _Static_assert(TRK_M_COUNT <= OQ_V09, "methods fit in 4 bits");
 
+/* trk_side.over */
+#define TRK_OVER 0x01u       /* the held line outgrew the line buffer */
+#define TRK_OVER_COLON 0x02u /* and a colon was among the bytes not kept */
+
 /* rd.s.misc */
 #define RM_SEEN 0x01u  /* a request line was seen: no more protocol sniffing */
 #define RM_PROXY 0x02u /* PROXY v1 line already skipped */
@@ -91,7 +95,7 @@ _Static_assert(TRK_M_COUNT <= OQ_V09, "methods fit in 4 bits");
 #define WM_DISCARD 0x04u  /* the chunked body being skipped belongs to no exchange */
 #define WM_HBCHUNK 0x08u  /* the last HEAD response announced a chunked body */
 
-_Static_assert(sizeof(struct trk_conn) <= 1024, "trk_conn must stay under 1 KiB");
+_Static_assert(sizeof(struct trk_conn) <= 1536, "trk_conn must stay within 1.5 KiB");
 
 static const char trk_names[TRK_M_COUNT][8] = {
 	"_OTHER", "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
@@ -414,7 +418,10 @@ static inline int trk_hdr(struct trk_side *sd, const char *l, size_t n, const ch
 
 static int trk_field(struct trk_side *sd, const char *l, size_t n, const char *tl, size_t tn, int over)
 {
-	return trk_hdr(sd, l, n, memchr(l, ':', n), tl, tn, over);
+	const char *col = memchr(l, ':', n);
+	if (!col && (over & TRK_OVER_COLON))
+		return 0; /* the first colon lies past the kept start: a long name, of no interest */
+	return trk_hdr(sd, l, n, col, tl, tn, over);
 }
 
 /* "HTTP/1.x": returns the minor version (capped at 1), -2 for HTTP/2.0, -1 otherwise. */
@@ -1272,6 +1279,180 @@ static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, c
 	return ls;
 }
 
+/* ---- the header section memo (struct trk_memo) ---- */
+
+/* Bits a..b-1 of a TRK_MEMO-bit set. */
+static void trk_bits_set(uint64_t *w, size_t a, size_t b)
+{
+	while (a < b) {
+		size_t i = a / 64, lo = a % 64, hi = b - i * 64 < 64 ? b - i * 64 : 64;
+		w[i] |= (hi - lo == 64 ? ~0ull : ((1ull << (hi - lo)) - 1) << lo);
+		a = i * 64 + hi;
+	}
+}
+
+/* Keeps the header section p..end (it ends after its empty line), which
+ * the line engine just parsed without a callback, with the findings in sd.
+ * The bytes that may differ next time are the values of fields no rule
+ * looks at (trk_namelet), without a line's CR. A section with a line the
+ * engine reports or tolerates (no colon, a colon first, folding) is not
+ * kept, nor one shorter than 16 bytes or longer than TRK_MEMO. */
+static void trk_memo_keep(struct trk_memo *m, const struct trk_side *sd, const char *p, const char *end)
+{
+	size_t len = (size_t)(end - p);
+	m->len = 0;
+	if (len < 16 || len > TRK_MEMO)
+		return;
+	uint64_t fr[TRK_MEMO / 64] = { 0 };
+	for (const char *ls = p; ls < end;) {
+		const char *q = memchr(ls, '\n', (size_t)(end - ls));
+		size_t ll = (size_t)(q - ls);
+		if (ll <= 1 && (ll == 0 || *ls == '\r'))
+			break;
+		const char *col = memchr(ls, ':', ll);
+		if (!col || col == ls)
+			return;
+		size_t nlen = (size_t)(col - ls);
+		if (nlen >= 64 || ((unsigned char)*ls | 0x20) != trk_namelet[nlen])
+			trk_bits_set(fr, (size_t)(col + 1 - p), (size_t)(q - p) - (q[-1] == '\r'));
+		ls = q + 1;
+	}
+	memcpy(m->sec, p, len);
+	memcpy(m->free, fr, sizeof fr);
+	m->hf = sd->hf;
+	m->cl = sd->cl;
+	m->len = (uint16_t)len;
+}
+
+/* The 16 bits of the free set from byte o. */
+static inline unsigned trk_memo_free16(const struct trk_memo *m, size_t o)
+{
+	size_t w = o / 64, sh = o % 64;
+	uint64_t x = m->free[w] >> sh;
+	if (sh > 48)
+		x |= m->free[w + 1] << (64 - sh);
+	return (unsigned)x & 0xffffu;
+}
+
+/* The free bits of 32 bytes from o (a multiple of 16, o + 32 <= TRK_MEMO). */
+static inline uint32_t trk_memo_free32(const struct trk_memo *m, size_t o)
+{
+	size_t w = o / 64, sh = o % 64;
+	uint64_t x = m->free[w] >> sh;
+	if (sh > 32)
+		x |= m->free[w + 1] << (64 - sh);
+	return (uint32_t)x;
+}
+
+#ifdef __SSE2__
+/* Bytes o..o+15 of p and of the memo: the mask of those that differ. */
+static inline unsigned trk_memo_diff16(const struct trk_memo *m, const char *p, size_t o)
+{
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + o));
+	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(m->sec + o));
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, b)) ^ 0xffffu;
+}
+
+/* The differing bytes d (bits from o) are all free, and none is a newline. */
+static inline int trk_memo_fine(const struct trk_memo *m, const char *p, size_t o, uint32_t d)
+{
+	const __m128i cn = _mm_set1_epi8('\n');
+	uint32_t nl = (uint32_t)_mm_movemask_epi8(
+			      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + o)), cn)) |
+		      (uint32_t)_mm_movemask_epi8(
+			      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + o + 16)), cn))
+			      << 16;
+	return !(d & ~trk_memo_free32(m, o)) && !(d & nl);
+}
+
+/* The same for the 16 bytes from any o (o + 16 <= TRK_MEMO). */
+static inline int trk_memo_fine16(const struct trk_memo *m, const char *p, size_t o, uint32_t d)
+{
+	size_t w = o / 64, sh = o % 64;
+	uint64_t f = m->free[w] >> sh;
+	if (sh > 48)
+		f |= m->free[w + 1] << (64 - sh);
+	uint32_t nl = (uint32_t)_mm_movemask_epi8(
+		_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + o)), _mm_set1_epi8('\n')));
+	return !(d & ~(uint32_t)f) && !(d & nl);
+}
+#endif
+
+/* The m->len bytes at p equal the kept section but in free bytes, and no
+ * free byte became a newline. Compared 32 bytes at a time, the last ones
+ * as the 32 bytes ending at len (len >= 16: as the 16). */
+static inline int trk_memo_same(const struct trk_memo *m, const char *p)
+{
+	size_t len = m->len;
+#ifdef __SSE2__
+	size_t o = 0;
+	for (; o + 32 <= len; o += 32) {
+		uint32_t d = trk_memo_diff16(m, p, o) | trk_memo_diff16(m, p, o + 16) << 16;
+		if (d && !trk_memo_fine(m, p, o, d))
+			return 0;
+	}
+	if (o < len) {
+		/* the rest: the last 16 bytes, and the 16 before them if needed */
+		size_t t = len - 16;
+		if (t > o) {
+			uint32_t d = trk_memo_diff16(m, p, o) & ((1u << (t - o)) - 1);
+			if (d && !trk_memo_fine16(m, p, o, d))
+				return 0;
+		}
+		uint32_t d = trk_memo_diff16(m, p, t);
+		if (d && !trk_memo_fine16(m, p, t, d))
+			return 0;
+	}
+	return 1;
+#else
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != m->sec[i] && (!(m->free[i / 64] >> (i % 64) & 1) || p[i] == '\n'))
+			return 0;
+	return 1;
+#endif
+}
+
+/* A header section starts at p (the start line was just parsed). When it
+ * matches the side's memo, the head ends here: returns the byte after it.
+ * Else returns NULL, with *keep set to p when the section should be kept
+ * once the line engine has parsed it. After misses in a row the memo is
+ * tried (and renewed) less often: every 2nd, 4th, then 8th head. */
+static const char *trk_memo_try(struct trk_conn *c, int wr, const char *p, const char *e, uint64_t now,
+				const struct trk_sink *s, const char **keep)
+{
+	struct trk_side *sd = wr ? &c->wr.s : &c->rd.s;
+	struct trk_memo *m = wr ? &c->wr.memo : &c->rd.memo;
+	*keep = NULL;
+	if (!m->len) {
+		/* a connection's first head is not kept: many carry only one */
+		if (m->seen)
+			*keep = p;
+		m->seen = 1;
+		return NULL;
+	}
+	if (m->skip) {
+		m->skip--;
+		return NULL;
+	}
+	if (p == e)
+		return NULL; /* the section comes with the next bytes: no verdict */
+	if ((size_t)(e - p) < m->len || !trk_memo_same(m, p)) {
+		if (m->miss < 4)
+			m->miss++;
+		m->skip = (uint8_t)((1u << (m->miss - 1)) - 1);
+		*keep = p;
+		return NULL;
+	}
+	m->miss = 0;
+	sd->hf = m->hf;
+	sd->cl = m->cl;
+	if (wr)
+		wr_head_end(c, now, s);
+	else
+		rd_head_end(c, s);
+	return p + m->len;
+}
+
 static void trk_hold(struct trk_side *sd, char *lb, size_t cap, const char *p, size_t k)
 {
 	size_t room = cap - sd->llen;
@@ -1284,8 +1465,10 @@ static void trk_hold(struct trk_side *sd, char *lb, size_t cap, const char *p, s
 	sd->llen = (uint16_t)cap;
 	p += room;
 	k -= room;
-	if (!sd->over) {
-		sd->over = 1;
+	if (!(sd->over & TRK_OVER_COLON) && memchr(p, ':', k))
+		sd->over |= TRK_OVER_COLON;
+	if (!(sd->over & TRK_OVER)) {
+		sd->over |= TRK_OVER;
 		memcpy(sd->tail, lb + cap - sizeof sd->tail, sizeof sd->tail);
 		sd->tlen = sizeof sd->tail;
 	}
@@ -1306,6 +1489,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 	size_t cap = wr ? sizeof c->wr.line : sizeof c->rd.line;
 	const char *e = p ? p + n : NULL;
 	const char *lo = p;
+	const char *keep = NULL; /* a header section to keep in the memo once parsed */
 
 	while (n) {
 		uint64_t k;
@@ -1464,15 +1648,20 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 				return;
 			}
 			const char *nl;
+			uint8_t st0;
 		lines:
+			st0 = sd->state;
 			if (sd->llen == 0 && !sd->over) {
 				/* the common case: lines in place, a whole head in one pass */
 				if (sd->state == S_HDR) {
+					const char *sec = p;
 					p = trk_hdrs(sd, p, e, lo, s, &nl);
 					if (!nl) {
 						trk_hold(sd, lb, cap, p, (size_t)(e - p));
 						return;
 					}
+					if (sec == keep)
+						trk_memo_keep(wr ? &c->wr.memo : &c->rd.memo, sd, sec, nl + 1);
 					if (wr)
 						wr_head_end(c, now, s);
 					else
@@ -1506,6 +1695,17 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 			n = (uint64_t)(e - p);
 			if (trk_stopped(c))
 				return;
+			if (st0 == S_START && sd->state == S_HDR) {
+				/* a header section starts: the memo may settle it */
+				const char *q = trk_memo_try(c, wr, p, e, now, s, &keep);
+				if (q) {
+					p = q;
+					n = (uint64_t)(e - p);
+					if (trk_stopped(c))
+						return;
+					break;
+				}
+			}
 			if (n && sd->state == S_HDR)
 				goto lines; /* the header lines after a start line */
 			break;

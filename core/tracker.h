@@ -110,7 +110,7 @@ struct trk_side {
 	uint8_t tlen;    /* bytes in tail */
 	uint8_t state;
 	uint8_t hf;    /* header findings */
-	uint8_t over;  /* the held line outgrew the line buffer */
+	uint8_t over;  /* the held line outgrew the line buffer (bits, see tracker.c) */
 	uint8_t ver;   /* HTTP minor version of this message (9 for 0.9) */
 	uint8_t misc;  /* per-side bits */
 	char tail[16]; /* last bytes of an overlong line (the version lives there) */
@@ -118,6 +118,23 @@ struct trk_side {
 
 #define TRK_RLINE 272 /* request side line buffer: method, SP and TRK_PATH_MAX path bytes */
 #define TRK_WLINE 40  /* response side line buffer: status line, header starts */
+#define TRK_MEMO 256  /* bytes of a header section one side remembers */
+
+/* The last header section (the lines after the start line, up to and
+ * including the empty line) a side parsed whole, with what it found: a
+ * section that equals it except inside the values of fields the tracker
+ * ignores frames the same, without a parse. */
+struct trk_memo {
+	uint64_t cl;                    /* Content-Length found */
+	uint64_t free[TRK_MEMO / 64];   /* bit i: byte i may differ */
+	uint16_t len;                   /* section length (0: none kept) */
+	uint8_t hf;                     /* header findings */
+	uint8_t seen;                   /* heads seen while none was kept */
+	uint8_t miss;                   /* misses in a row */
+	uint8_t skip;                   /* heads left before the next try */
+	uint8_t pad[2];
+	char sec[TRK_MEMO];
+};
 
 struct trk_conn {
 	struct {
@@ -125,6 +142,7 @@ struct trk_conn {
 		_Atomic uint32_t head; /* next ring slot to publish */
 		uint8_t method, flags, xflags, kind;
 		char line[TRK_RLINE];
+		struct trk_memo memo;
 	} rd;
 	struct {
 		_Atomic uint32_t ovf;    /* requests read that found the ring full, not yet answered */
@@ -146,6 +164,7 @@ struct trk_conn {
 		uint64_t t_start;
 		uint64_t hb_rem; /* body bytes a HEAD response announced (a lenient skip) */
 		char line[TRK_WLINE];
+		struct trk_memo memo;
 	} wr __attribute__((aligned(64)));
 	struct trk_pend ring[TRK_PENDING] __attribute__((aligned(64)));
 };

@@ -577,7 +577,7 @@ Test(tracker, table_whole_bytes_random)
 
 Test(tracker, struct_size)
 {
-	cr_assert_leq(sizeof(struct trk_conn), 1024);
+	cr_assert_leq(sizeof(struct trk_conn), 1536);
 	cr_assert_eq(sizeof(struct trk_conn) % 64, 0);
 }
 

@@ -9,11 +9,15 @@
  * exactly the same sequence: requests with their method, path and flags,
  * exchanges with every field, parse errors and unsupported reports, in
  * order. The whole-buffer runs take the tracker's fast paths and the cut
- * ones its line engine, so this pins one to the other.
+ * ones its line engine, so this pins one to the other. A second generator
+ * repeats one request and one response with small changes in their header
+ * sections (values, names, newlines, colons), which is what the header
+ * section memo sees on a keep-alive connection.
  *
  * Fields of interest stay inside the line buffers (TRK_WLINE for
  * responses): past them the tracker keeps only a line's start and end, by
- * design, and a cut line may then be judged on less than a whole one. A
+ * design, and a cut line may then be judged on less than a whole one (an
+ * unknown method longer than 15 bytes leaves less of a cut path). A
  * broken status line starts with a wrong first byte: after a HEAD response
  * that announced a body, bytes that might still become "HTTP/1." are taken
  * for the next response, so a first piece like "HTT" of "HTTQ" decides
@@ -436,13 +440,103 @@ static int sp_same(const struct sp_log *a, const struct sp_log *b)
 		return 0;
 	for (unsigned i = 0; i < a->n; i++) {
 		const struct sp_ev *x = &a->ev[i], *y = &b->ev[i];
+		size_t plen = x->plen;
+		if (x->method == TRK_M_OTHER && (x->flags & TRK_R_TRUNCATED) && (y->flags & TRK_R_TRUNCATED) &&
+		    y->plen < plen)
+			plen = y->plen; /* a long unknown method ate into the kept line */
+		else if (x->plen != y->plen)
+			return 0;
 		if (x->type != y->type || x->method != y->method || x->flags != y->flags || x->status != y->status ||
 		    x->reason != y->reason || x->tag != y->tag || x->req_body != y->req_body ||
 		    x->resp_body != y->resp_body || x->t_start != y->t_start || x->t_end != y->t_end ||
-		    x->plen != y->plen || memcmp(x->path, y->path, x->plen) != 0)
+		    memcmp(x->path, y->path, plen) != 0)
 			return 0;
 	}
 	return 1;
+}
+
+/* The header section of a message: after its first line, up to and
+ * including the first empty line. Returns 0 when there is none. */
+static int sp_section(const struct sp_msg *m, size_t *a, size_t *b)
+{
+	const char *nl = memchr(m->b, '\n', m->n);
+	if (!nl)
+		return 0;
+	size_t i = (size_t)(nl - m->b) + 1;
+	*a = i;
+	for (; i < m->n; i++) {
+		if (m->b[i - 1] == '\n' && (m->b[i] == '\n' || (m->b[i] == '\r' && i + 1 < m->n && m->b[i + 1] == '\n'))) {
+			*b = i;
+			return *b > *a;
+		}
+	}
+	return 0;
+}
+
+/* A copy of base with a few bytes of its header section changed. */
+static void sp_mutate(struct sp_msg *out, const struct sp_msg *base, unsigned *s)
+{
+	static const char set[] = "a0Z :\n\r\t,-";
+	*out = *base;
+	size_t a, b;
+	if (sp_pick(s, 2) == 0 || !sp_section(out, &a, &b))
+		return;
+	int k = 1 + sp_pick(s, 3);
+	for (int i = 0; i < k; i++) {
+		size_t at = a + (size_t)sp_pick(s, (unsigned)(b - a));
+		if (out->b[at] == '\n' || (at + 1 < out->n && out->b[at + 1] == '\n'))
+			continue; /* keep the lines: a merged line could outgrow the line buffer */
+		out->b[at] = set[sp_pick(s, sizeof set - 1)];
+	}
+}
+
+static void sp_conv_repeat(struct sp_conv *cv, unsigned seed)
+{
+	static struct sp_msg breq, brsp;
+	unsigned s = seed;
+	int head, close;
+	breq.n = brsp.n = 0;
+	sp_request(&breq, &s, &head);
+	close = sp_response(&brsp, &s, head);
+	cv->n = close ? 1 : 2 + sp_pick(&s, SP_MSGS - 1);
+	cv->pipe = sp_pick(&s, 4) == 0 ? cv->n : 1;
+	for (int i = 0; i < cv->n; i++) {
+		sp_mutate(&cv->req[i], &breq, &s);
+		sp_mutate(&cv->rsp[i], &brsp, &s);
+	}
+}
+
+static void sp_check(struct sp_conv *cv, unsigned seed, struct guard *g, struct sp_log *whole, struct sp_log *cut)
+{
+	sp_run(cv, FEED_WHOLE, seed, g, whole);
+	for (unsigned k = 0; k < 3; k++) {
+		sp_run(cv, FEED_CUT, seed * 7919u + k, g, cut);
+		if (!sp_same(whole, cut)) {
+			sp_dump(whole, "whole");
+			sp_dump(cut, "cut");
+			for (int i = 0; i < cv->n; i++)
+				fprintf(stderr, "req %d: %.*s\nrsp %d: %.*s\n", i, (int)cv->req[i].n, cv->req[i].b, i,
+					(int)cv->rsp[i].n, cv->rsp[i].b);
+			cr_assert_fail("seed %u, cut %u: the cut feed called back differently", seed, k);
+		}
+	}
+}
+
+Test(tracker_split, repeated_heads_with_changes_agree)
+{
+	static struct sp_conv cv;
+	static struct sp_log whole, cut;
+	struct guard g;
+	cr_assert_eq(guard_init(&g, SP_BUF * SP_MSGS), 0);
+	unsigned exchanges = 0;
+	for (unsigned seed = 1; seed <= SP_CASES; seed++) {
+		sp_conv_repeat(&cv, seed);
+		sp_check(&cv, seed, &g, &whole, &cut);
+		for (unsigned i = 0; i < whole.n; i++)
+			exchanges += whole.ev[i].type == EV_X;
+	}
+	guard_free(&g);
+	cr_assert_gt(exchanges, SP_CASES * 2);
 }
 
 Test(tracker_split, whole_pipelined_and_cut_feeds_agree)
@@ -455,18 +549,7 @@ Test(tracker_split, whole_pipelined_and_cut_feeds_agree)
 	for (unsigned seed = 1; seed <= SP_CASES; seed++) {
 		sp_conv(&cv, seed);
 		pipelined += cv.pipe > 1;
-		sp_run(&cv, FEED_WHOLE, seed, &g, &whole);
-		for (unsigned k = 0; k < 3; k++) {
-			sp_run(&cv, FEED_CUT, seed * 7919u + k, &g, &cut);
-			if (!sp_same(&whole, &cut)) {
-				sp_dump(&whole, "whole");
-				sp_dump(&cut, "cut");
-				for (int i = 0; i < cv.n; i++)
-					fprintf(stderr, "req %d: %.*s\nrsp %d: %.*s\n", i, (int)cv.req[i].n, cv.req[i].b, i,
-						(int)cv.rsp[i].n, cv.rsp[i].b);
-				cr_assert_fail("seed %u, cut %u: the cut feed called back differently", seed, k);
-			}
-		}
+		sp_check(&cv, seed, &g, &whole, &cut);
 		for (unsigned i = 0; i < whole.n; i++) {
 			exchanges += whole.ev[i].type == EV_X;
 			errors += whole.ev[i].type == EV_ERR;
