@@ -1324,16 +1324,6 @@ static void trk_memo_keep(struct trk_memo *m, const struct trk_side *sd, const c
 	m->len = (uint16_t)len;
 }
 
-/* The 16 bits of the free set from byte o. */
-static inline unsigned trk_memo_free16(const struct trk_memo *m, size_t o)
-{
-	size_t w = o / 64, sh = o % 64;
-	uint64_t x = m->free[w] >> sh;
-	if (sh > 48)
-		x |= m->free[w + 1] << (64 - sh);
-	return (unsigned)x & 0xffffu;
-}
-
 /* The free bits of 32 bytes from o (a multiple of 16, o + 32 <= TRK_MEMO). */
 static inline uint32_t trk_memo_free32(const struct trk_memo *m, size_t o)
 {
