@@ -1281,124 +1281,102 @@ static const char *trk_hdrs(struct trk_side *sd, const char *p, const char *e, c
 
 /* ---- the header section memo (struct trk_memo) ---- */
 
-/* Bits a..b-1 of a TRK_MEMO-bit set. */
-static void trk_bits_set(uint64_t *w, size_t a, size_t b)
-{
-	while (a < b) {
-		size_t i = a / 64, lo = a % 64, hi = b - i * 64 < 64 ? b - i * 64 : 64;
-		w[i] |= (hi - lo == 64 ? ~0ull : ((1ull << (hi - lo)) - 1) << lo);
-		a = i * 64 + hi;
-	}
-}
-
 /* Keeps the header section p..end (it ends after its empty line), which
  * the line engine just parsed without a callback, with the findings in sd.
  * The bytes that may differ next time are the values of fields no rule
- * looks at (trk_namelet), without a line's CR. A section with a line the
- * engine reports or tolerates (no colon, a colon first, folding) is not
- * kept, nor one shorter than 16 bytes or longer than TRK_MEMO. */
+ * looks at (trk_namelet), without a line's CR: they are kept as zeros,
+ * which no other byte of a kept section is, so no cookie or credential
+ * outlives its request. A section with a line the engine reports or
+ * tolerates (no colon, a colon first, folding), a NUL byte, fewer than 16
+ * or more than TRK_MEMO bytes is not kept. */
 static void trk_memo_keep(struct trk_memo *m, const struct trk_side *sd, const char *p, const char *end)
 {
 	size_t len = (size_t)(end - p);
+	unsigned nls = 0;
 	m->len = 0;
-	if (len < 16 || len > TRK_MEMO)
+	if (len < 16 || len > TRK_MEMO || memchr(p, 0, len))
 		return;
-	uint64_t fr[TRK_MEMO / 64] = { 0 };
-	for (const char *ls = p; ls < end;) {
+	memcpy(m->sec, p, len);
+	for (const char *ls = p; ls < end; nls++) {
 		const char *q = memchr(ls, '\n', (size_t)(end - ls));
 		size_t ll = (size_t)(q - ls);
-		if (ll <= 1 && (ll == 0 || *ls == '\r'))
+		if (ll <= 1 && (ll == 0 || *ls == '\r')) {
+			nls++;
 			break;
+		}
 		const char *col = memchr(ls, ':', ll);
 		if (!col || col == ls)
 			return;
 		size_t nlen = (size_t)(col - ls);
-		if (nlen >= 64 || ((unsigned char)*ls | 0x20) != trk_namelet[nlen])
-			trk_bits_set(fr, (size_t)(col + 1 - p), (size_t)(q - p) - (q[-1] == '\r'));
+		if (nlen >= 64 || ((unsigned char)*ls | 0x20) != trk_namelet[nlen]) {
+			size_t a = (size_t)(col + 1 - p), b = (size_t)(q - p) - (q[-1] == '\r');
+			if (a < b)
+				memset(m->sec + a, 0, b - a);
+		}
 		ls = q + 1;
 	}
-	memcpy(m->sec, p, len);
-	memcpy(m->free, fr, sizeof fr);
+	m->nls = (uint16_t)nls;
 	m->hf = sd->hf;
 	m->cl = sd->cl;
 	m->len = (uint16_t)len;
 }
 
-/* The free bits of 32 bytes from o (a multiple of 16, o + 32 <= TRK_MEMO). */
-static inline uint32_t trk_memo_free32(const struct trk_memo *m, size_t o)
-{
-	size_t w = o / 64, sh = o % 64;
-	uint64_t x = m->free[w] >> sh;
-	if (sh > 32)
-		x |= m->free[w + 1] << (64 - sh);
-	return (uint32_t)x;
-}
+#ifdef __SSE2__
+/* Loaded from 16 - k: lanes k to 15 set, the bytes of the last block that
+ * the blocks before it did not cover. */
+static const unsigned char trk_lanes_from[32] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+};
+#endif
 
 #ifdef __SSE2__
-/* Bytes o..o+15 of p and of the memo: the mask of those that differ. */
-static inline unsigned trk_memo_diff16(const struct trk_memo *m, const char *p, size_t o)
+/* One block: bad gathers min(a ^ k, k), which is zero exactly where the
+ * kept byte is zero (free) or equal; the newlines found are returned as
+ * -1 lanes. */
+static inline __m128i trk_memo_block(const char *p, const char *k, __m128i *bad)
 {
-	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + o));
-	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(m->sec + o));
-	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, b)) ^ 0xffffu;
-}
-
-/* The differing bytes d (bits from o) are all free, and none is a newline. */
-static inline int trk_memo_fine(const struct trk_memo *m, const char *p, size_t o, uint32_t d)
-{
-	const __m128i cn = _mm_set1_epi8('\n');
-	uint32_t nl = (uint32_t)_mm_movemask_epi8(
-			      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + o)), cn)) |
-		      (uint32_t)_mm_movemask_epi8(
-			      _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + o + 16)), cn))
-			      << 16;
-	return !(d & ~trk_memo_free32(m, o)) && !(d & nl);
-}
-
-/* The same for the 16 bytes from any o (o + 16 <= TRK_MEMO). */
-static inline int trk_memo_fine16(const struct trk_memo *m, const char *p, size_t o, uint32_t d)
-{
-	size_t w = o / 64, sh = o % 64;
-	uint64_t f = m->free[w] >> sh;
-	if (sh > 48)
-		f |= m->free[w + 1] << (64 - sh);
-	uint32_t nl = (uint32_t)_mm_movemask_epi8(
-		_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + o)), _mm_set1_epi8('\n')));
-	return !(d & ~(uint32_t)f) && !(d & nl);
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i kk = _mm_loadu_si128((const __m128i *)(const void *)k);
+	*bad = _mm_or_si128(*bad, _mm_min_epu8(_mm_xor_si128(a, kk), kk));
+	return _mm_cmpeq_epi8(a, _mm_set1_epi8('\n'));
 }
 #endif
 
-/* The m->len bytes at p equal the kept section but in free bytes, and no
- * free byte became a newline. Compared 32 bytes at a time, the last ones
- * as the 32 bytes ending at len (len >= 16: as the 16). */
+/* The m->len bytes at p match the kept section: equal to it wherever it
+ * holds a nonzero byte, and with as many newlines (so none came into a
+ * value). 16 bytes at a time, the last ones as the 16 ending at len, with
+ * no branch until the end. */
 static inline int trk_memo_same(const struct trk_memo *m, const char *p)
 {
-	size_t len = m->len;
+	size_t len = m->len, o = 0;
 #ifdef __SSE2__
-	size_t o = 0;
+	const __m128i z = _mm_setzero_si128();
+	__m128i bad = z, nl = z;
 	for (; o + 32 <= len; o += 32) {
-		uint32_t d = trk_memo_diff16(m, p, o) | trk_memo_diff16(m, p, o + 16) << 16;
-		if (d && !trk_memo_fine(m, p, o, d))
-			return 0;
+		nl = _mm_sub_epi8(nl, trk_memo_block(p + o, m->sec + o, &bad));
+		nl = _mm_sub_epi8(nl, trk_memo_block(p + o + 16, m->sec + o + 16, &bad));
+	}
+	if (o + 16 <= len) {
+		nl = _mm_sub_epi8(nl, trk_memo_block(p + o, m->sec + o, &bad));
+		o += 16;
 	}
 	if (o < len) {
-		/* the rest: the last 16 bytes, and the 16 before them if needed */
 		size_t t = len - 16;
-		if (t > o) {
-			uint32_t d = trk_memo_diff16(m, p, o) & ((1u << (t - o)) - 1);
-			if (d && !trk_memo_fine16(m, p, o, d))
-				return 0;
-		}
-		uint32_t d = trk_memo_diff16(m, p, t);
-		if (d && !trk_memo_fine16(m, p, t, d))
-			return 0;
+		__m128i fresh = _mm_loadu_si128((const __m128i *)(const void *)(trk_lanes_from + 16 - (o - t)));
+		nl = _mm_sub_epi8(nl, _mm_and_si128(trk_memo_block(p + t, m->sec + t, &bad), fresh));
 	}
-	return 1;
+	__m128i sum = _mm_sad_epu8(nl, z);
+	unsigned nls = (unsigned)_mm_cvtsi128_si32(sum) + (unsigned)_mm_extract_epi16(sum, 4);
+	return _mm_movemask_epi8(_mm_cmpeq_epi8(bad, z)) == 0xffff && nls == m->nls;
 #else
-	for (size_t i = 0; i < len; i++)
-		if (p[i] != m->sec[i] && (!(m->free[i / 64] >> (i % 64) & 1) || p[i] == '\n'))
+	unsigned nls = 0;
+	for (; o < len; o++) {
+		if (m->sec[o] && p[o] != m->sec[o])
 			return 0;
-	return 1;
+		nls += p[o] == '\n';
+	}
+	return nls == m->nls;
 #endif
 }
 

@@ -85,7 +85,7 @@ struct trk_sink {
 };
 
 /* Per-connection state, embedded by the caller (the shim's fd table).
- * Fixed size (896 bytes); fields are internal to core/tracker.c. The
+ * Fixed size (1,536 bytes); fields are internal to core/tracker.c. The
  * request side and the response side sit in separate cache lines; they share
  * only the ring of pending requests (single producer: the read side; single
  * consumer: the write side) and the rarely written flags in sh. */
@@ -123,17 +123,17 @@ struct trk_side {
 /* The last header section (the lines after the start line, up to and
  * including the empty line) a side parsed whole, with what it found: a
  * section that equals it except inside the values of fields the tracker
- * ignores frames the same, without a parse. */
+ * ignores frames the same, without a parse. Those values are kept as
+ * zeros, which nothing else in a kept section is. */
 struct trk_memo {
 	uint64_t cl;                    /* Content-Length found */
-	uint64_t free[TRK_MEMO / 64];   /* bit i: byte i may differ */
 	uint16_t len;                   /* section length (0: none kept) */
 	uint8_t hf;                     /* header findings */
 	uint8_t seen;                   /* heads seen while none was kept */
 	uint8_t miss;                   /* misses in a row */
 	uint8_t skip;                   /* heads left before the next try */
-	uint8_t pad[2];
-	char sec[TRK_MEMO];
+	uint16_t nls;                   /* newlines in it */
+	char sec[TRK_MEMO];             /* the section, 0 where it may differ */
 };
 
 struct trk_conn {
