@@ -12,6 +12,11 @@
  * buffer). Bodies are skipped by count; response body bytes that stay
  * inside the body do not enter the engine at all.
  *
+ * Each side remembers the last header section it parsed whole (struct
+ * trk_memo): the next section that equals it outside the values of fields
+ * no rule reads is framed by a compare instead of a parse (trk_memo_try),
+ * with the findings the parse gave.
+ *
  * The read side owns rd and publishes a ring entry as soon as the request
  * line is announced, so a response the server sends before the head is
  * complete (a 431 to an overlong head) is matched to its request; the
