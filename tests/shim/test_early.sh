@@ -19,3 +19,24 @@ make -s build/libpromshim.so >&2
 got=$(timeout 20 env LD_PRELOAD="$PWD/build/libpromshim.so $PWD/$T/libearly.so" /bin/true)
 [ "$got" = "EARLY ok" ] || { printf 'FAIL: whole library: got:\n%s\n' "$got"; exit 1; }
 echo "ok: the same before the whole library's constructor"
+
+# Threads started by an earlier constructor keep making hooked calls for
+# 300 ms while the shim's constructor publishes the real functions (the
+# pointers go from the raw fallbacks to libc's under them): every result
+# and errno stays right, and nothing waits on a lock. INIT between the two
+# lines shows the constructor ran while they did.
+gcc "${CFL[@]}" -fPIC -shared -o $T/libearly_threads.so tests/shim/progs/early_threads.c -lpthread
+got=$(timeout 20 env PROMSHIM_TEST_SAY_INIT=1 LD_PRELOAD="$PWD/$T/librec.so $PWD/$T/libearly_threads.so" /bin/true 2>&1 | head -20 || true)
+re=$'^EARLY-THREADS started\nINIT\nEARLY-THREADS ok ([0-9]+)$'
+if ! [[ $got =~ $re ]]; then
+	printf 'FAIL: threads racing the constructor: got:\n%s\n' "$got"; exit 1
+fi
+n=${BASH_REMATCH[1]}
+[ "$n" -ge 1000 ] || { echo "FAIL: only $n calls were made while the constructor ran"; exit 1; }
+echo "ok: $n hooked calls from 4 threads racing the constructor"
+got=$(timeout 20 env LD_PRELOAD="$PWD/build/libpromshim.so $PWD/$T/libearly_threads.so" /bin/true 2>&1 | head -20 || true)
+re=$'^EARLY-THREADS started\nEARLY-THREADS ok ([0-9]+)$'
+if ! [[ $got =~ $re ]]; then
+	printf 'FAIL: threads racing the whole library: got:\n%s\n' "$got"; exit 1
+fi
+echo "ok: ${BASH_REMATCH[1]} hooked calls racing the whole library's constructor"
