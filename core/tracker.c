@@ -973,7 +973,7 @@ static inline int wr_status_prefix(const char *p, const char *e)
 /* The usual status line: "HTTP/1.x NNN" then a space or the end. Returns
  * 0 when it was handled, -1 to leave it to wr_status_line, which gives the
  * same result for every line handled here. */
-static inline int wr_status_fast(struct trk_conn *c, const char *l, size_t n)
+static inline int wr_sline_fast(const char *l, size_t n, unsigned *status, unsigned *ver)
 {
 	if (n < 12 || l[8] != ' ' || (n > 12 && l[12] != ' '))
 		return -1;
@@ -981,8 +981,19 @@ static inline int wr_status_fast(struct trk_conn *c, const char *l, size_t n)
 	unsigned d0 = (unsigned)(l[9] - '1'), d1 = (unsigned)(l[10] - '0'), d2 = (unsigned)(l[11] - '0');
 	if ((vw != trk_ld8("HTTP/1.1") && vw != trk_ld8("HTTP/1.0")) || d0 > 8 || d1 > 9 || d2 > 9)
 		return -1;
-	c->wr.status = (uint16_t)((d0 + 1) * 100 + d1 * 10 + d2);
-	c->wr.s.ver = vw == trk_ld8("HTTP/1.1");
+	*status = (d0 + 1) * 100 + d1 * 10 + d2;
+	*ver = vw == trk_ld8("HTTP/1.1");
+	return 0;
+}
+
+/* The usual status line (wr_sline_fast) taken; -1: not handled. */
+static inline int wr_status_fast(struct trk_conn *c, const char *l, size_t n)
+{
+	unsigned st, ver;
+	if (wr_sline_fast(l, n, &st, &ver) < 0)
+		return -1;
+	c->wr.status = (uint16_t)st;
+	c->wr.s.ver = (uint8_t)ver;
 	c->wr.s.hf = 0;
 	c->wr.s.cl = 0;
 	c->wr.s.state = S_HDR;
@@ -1687,11 +1698,115 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 	}
 }
 
+/* Response body bytes that end inside the body: counted without the
+ * engine. Returns 0 when the bytes need the engine. */
+static inline int wr_body_fast(struct trk_conn *c, uint64_t n, uint64_t now, const struct trk_sink *s)
+{
+	struct trk_side *sd = &c->wr.s;
+	if (sd->state != S_BODY || n > sd->rem)
+		return 0;
+	sd->rem -= n;
+	sd->body += n;
+	if (!sd->rem)
+		wr_msg_end(c, now, s);
+	return 1;
+}
+
+/* ---- whole heads the memo knows ---- */
+
+/* A side can take its next head by the memo: between messages, nothing
+ * held, the memo due to be tried, and no blank line to skip first. */
+static inline int trk_memo_due(const struct trk_side *sd, const struct trk_memo *m, const char *p)
+{
+	return sd->state == S_IDLE && m->len && !m->skip && *p != '\r' && *p != '\n';
+}
+
+/* The request at p..e when its line is the usual one and its header
+ * section matches the memo: announced and ended as the line engine would
+ * (with the same callbacks), returning the byte after its head; NULL with
+ * nothing done otherwise. The connection's first request line was seen. */
+static const char *rd_head_memo(struct trk_conn *c, const char *p, const char *e, uint64_t now,
+				const struct trk_sink *s)
+{
+	struct trk_side *sd = &c->rd.s;
+	struct trk_memo *m = &c->rd.memo;
+	struct rd_rline r;
+	const char *nl = trk_find_nl(p, e, p);
+	if (!nl || (size_t)(e - nl - 1) < m->len ||
+	    rd_rline_fast(p, (size_t)(nl - p) - (nl[-1] == '\r'), p, e, &r) < 0 || !trk_memo_same(m, nl + 1))
+		return NULL;
+	sd->t_mark = now;
+	rd_announce(c, r.method, r.path, r.len, r.flags, r.ver, s);
+	if (sd->state == S_HDR) {
+		m->miss = 0;
+		sd->hf = m->hf;
+		sd->cl = m->cl;
+		rd_head_end(c, s);
+	}
+	return nl + 1 + m->len;
+}
+
+/* The same for a response: the usual status line and a known section,
+ * once no HEAD response's body may come first. */
+static const char *wr_head_memo(struct trk_conn *c, const char *p, const char *e, uint64_t now,
+				const struct trk_sink *s)
+{
+	struct trk_side *sd = &c->wr.s;
+	struct trk_memo *m = &c->wr.memo;
+	unsigned st, ver;
+	const char *nl = trk_find_nl(p, e, p);
+	if (!nl || (size_t)(e - nl - 1) < m->len ||
+	    wr_sline_fast(p, (size_t)(nl - p) - (nl[-1] == '\r'), &st, &ver) < 0 || !trk_memo_same(m, nl + 1))
+		return NULL;
+	wr_take(c, now, s);
+	if (c->wr.xflags & X_V09) {
+		/* an HTTP/0.9 answer has no head: all of it is body */
+		c->wr.status = 200;
+		sd->state = S_CLOSE;
+		sd->misc |= WM_CLOSE;
+		sd->t_mark = now;
+		return p;
+	}
+	c->wr.status = (uint16_t)st;
+	sd->ver = (uint8_t)ver;
+	m->miss = 0;
+	sd->hf = m->hf;
+	sd->cl = m->cl;
+	wr_head_end(c, now, s);
+	return nl + 1 + m->len;
+}
+
+/* Feeds bytes the server wrote, a whole head through the memo when it can. */
+static inline void wr_feed(struct trk_conn *c, const char *p, size_t n, uint64_t now, const struct trk_sink *s)
+{
+	if (wr_body_fast(c, n, now, s))
+		return;
+	if (trk_memo_due(&c->wr.s, &c->wr.memo, p) && !(c->wr.s.misc & (WM_CUR | WM_HBCHUNK)) && !c->wr.hb_rem) {
+		const char *q = wr_head_memo(c, p, p + n, now, s);
+		if (q) {
+			n -= (size_t)(q - p);
+			p = q;
+			if (!n || trk_stopped(c))
+				return;
+		}
+	}
+	trk_run(c, 1, p, n, now, s);
+}
+
 void trk_read(struct trk_conn *c, const void *buf, size_t n, uint64_t now, const struct trk_sink *s)
 {
 	if (!n || trk_stopped(c))
 		return; /* a half-close changes nothing here: responses still complete */
-	trk_run(c, 0, buf, n, now, s);
+	const char *p = buf;
+	if (trk_memo_due(&c->rd.s, &c->rd.memo, p) && (c->rd.s.misc & RM_SEEN)) {
+		const char *q = rd_head_memo(c, p, p + n, now, s);
+		if (q) {
+			n -= (size_t)(q - p);
+			p = q;
+		}
+	}
+	if (n && !trk_stopped(c))
+		trk_run(c, 0, p, n, now, s);
 	uint8_t st = c->rd.s.state;
 	if (st == S_BODY || st == S_CDATA || st == S_CSIZE || st == S_CEND)
 		rd_body_note(c);
@@ -1708,25 +1823,11 @@ void trk_readv(struct trk_conn *c, const struct iovec *iov, int iovcnt, size_t n
 	}
 }
 
-/* Response body bytes that end inside the body: counted without the
- * engine. Returns 0 when the bytes need the engine. */
-static inline int wr_body_fast(struct trk_conn *c, uint64_t n, uint64_t now, const struct trk_sink *s)
-{
-	struct trk_side *sd = &c->wr.s;
-	if (sd->state != S_BODY || n > sd->rem)
-		return 0;
-	sd->rem -= n;
-	sd->body += n;
-	if (!sd->rem)
-		wr_msg_end(c, now, s);
-	return 1;
-}
-
 void trk_write(struct trk_conn *c, const void *buf, size_t n, uint64_t now, const struct trk_sink *s)
 {
-	if (!n || trk_stopped(c) || wr_body_fast(c, n, now, s))
+	if (!n || trk_stopped(c))
 		return;
-	trk_run(c, 1, buf, n, now, s);
+	wr_feed(c, buf, n, now, s);
 }
 
 void trk_writev(struct trk_conn *c, const struct iovec *iov, int iovcnt, size_t n, uint64_t now,
@@ -1737,8 +1838,7 @@ void trk_writev(struct trk_conn *c, const struct iovec *iov, int iovcnt, size_t 
 		if (k) {
 			if (trk_stopped(c))
 				return;
-			if (!wr_body_fast(c, k, now, s))
-				trk_run(c, 1, iov[i].iov_base, k, now, s);
+			wr_feed(c, iov[i].iov_base, k, now, s);
 		}
 		n -= k;
 	}

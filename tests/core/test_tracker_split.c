@@ -503,6 +503,11 @@ static void sp_conv_repeat(struct sp_conv *cv, unsigned seed)
 	for (int i = 0; i < cv->n; i++) {
 		sp_mutate(&cv->req[i], &breq, &s);
 		sp_mutate(&cv->rsp[i], &brsp, &s);
+		if (i >= 2 && sp_pick(&s, 16) == 0) {
+			/* an HTTP/0.9 request after known heads: its answer is all body */
+			cv->req[i].n = 0;
+			sp_put(&cv->req[i], "GET /nine\r\n");
+		}
 	}
 }
 
