@@ -578,7 +578,7 @@ static void rd_unsupported(struct trk_conn *c, unsigned reason, const struct trk
 }
 
 /* A parsed request line: announce it and start its header section. */
-static inline void rd_announce(struct trk_conn *c, unsigned m, const char *path, size_t len, unsigned flags,
+static inline __attribute__((always_inline)) void rd_announce(struct trk_conn *c, unsigned m, const char *path, size_t len, unsigned flags,
 			       int ver, const struct trk_sink *s)
 {
 	struct trk_side *sd = &c->rd.s;
@@ -624,7 +624,8 @@ struct rd_rline {
 	int ver;
 };
 
-static inline int rd_rline_fast(const char *l, size_t n, const char *lo, const char *hi, struct rd_rline *r)
+static inline __attribute__((always_inline)) int rd_rline_fast(const char *l, size_t n, const char *lo, const char *hi,
+							    struct rd_rline *r)
 {
 	if (n < 14 || l[n - 9] != ' ' || l[n - 10] == ' ')
 		return -1;
@@ -816,7 +817,7 @@ static inline void rd_msg_end(struct trk_conn *c)
 }
 
 /* Empty line ending the request head: decide the body (RFC 9112 6.3). */
-static inline void rd_head_end(struct trk_conn *c, const struct trk_sink *s)
+static inline __attribute__((always_inline)) void rd_head_end(struct trk_conn *c, const struct trk_sink *s)
 {
 	struct trk_side *sd = &c->rd.s;
 	uint8_t hf = sd->hf;
@@ -865,7 +866,7 @@ static inline unsigned wr_ovf_code(const struct trk_conn *c, unsigned i)
 }
 
 /* The oldest request without a response, when a response starts. */
-static inline void wr_take(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
+static inline __attribute__((always_inline)) void wr_take(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 {
 	uint32_t t = atomic_load_explicit(&c->wr.tail, memory_order_relaxed);
 	uint32_t h = atomic_load_explicit(&c->rd.head, memory_order_acquire);
@@ -1023,7 +1024,7 @@ static void wr_status_line(struct trk_conn *c, const char *l, size_t n, const st
 	sd->state = S_HDR;
 }
 
-static inline void wr_head_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
+static inline __attribute__((always_inline)) void wr_head_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 {
 	struct trk_side *sd = &c->wr.s;
 	unsigned st = c->wr.status;
