@@ -1080,6 +1080,19 @@ static inline __attribute__((always_inline)) void wr_head_end(struct trk_conn *c
 	}
 }
 
+/* The request just taken was HTTP/0.9: its answer has no head, all of it
+ * is body until the connection ends. Returns nonzero when so. */
+static inline int wr_v09_body(struct trk_conn *c, uint64_t now)
+{
+	if (!(c->wr.xflags & X_V09))
+		return 0;
+	c->wr.status = 200;
+	c->wr.s.state = S_CLOSE;
+	c->wr.s.misc |= WM_CLOSE;
+	c->wr.s.t_mark = now;
+	return 1;
+}
+
 /* ---- the engine ---- */
 
 static int trk_hexval(char ch)
@@ -1567,12 +1580,8 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 				}
 				if (!(sd->misc & WM_CUR))
 					wr_take(c, now, s);
-				if (c->wr.xflags & X_V09) {
-					c->wr.status = 200;
-					sd->state = S_CLOSE;
-					sd->misc |= WM_CLOSE;
+				if (wr_v09_body(c, now))
 					break;
-				}
 				wr_lost(c, s);
 				return;
 			}
@@ -1610,13 +1619,8 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 				c->wr.hb_rem = 0;
 				sd->misc &= (uint8_t)~WM_HBCHUNK;
 				wr_take(c, now, s);
-				if (c->wr.xflags & X_V09) {
-					c->wr.status = 200;
-					sd->state = S_CLOSE;
-					sd->misc |= WM_CLOSE;
-					sd->t_mark = now;
+				if (wr_v09_body(c, now))
 					break;
-				}
 			}
 			sd->llen = 0;
 			sd->over = 0;
@@ -1760,14 +1764,8 @@ static const char *wr_head_memo(struct trk_conn *c, const char *p, const char *e
 	    wr_sline_fast(p, (size_t)(nl - p) - (nl[-1] == '\r'), &st, &ver) < 0 || !trk_memo_same(m, nl + 1))
 		return NULL;
 	wr_take(c, now, s);
-	if (c->wr.xflags & X_V09) {
-		/* an HTTP/0.9 answer has no head: all of it is body */
-		c->wr.status = 200;
-		sd->state = S_CLOSE;
-		sd->misc |= WM_CLOSE;
-		sd->t_mark = now;
+	if (wr_v09_body(c, now))
 		return p;
-	}
 	c->wr.status = (uint16_t)st;
 	sd->ver = (uint8_t)ver;
 	m->miss = 0;
