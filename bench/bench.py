@@ -282,49 +282,62 @@ def keepalive_client(port, paths, status=None, deadline=60.0):
     s.close()
 
 
-def callgrind_per_request(tmp, preload, n, path):
-    """User-space instructions per request of nginx (master_process off)
-    under callgrind: counters are dumped and zeroed after a warm-up, then
-    dumped again after exactly n keep-alive requests, so start-up costs
-    never enter the figure."""
+def callgrind_total(tmp, preload, n, path, master):
+    """User-space instructions of one nginx serving process under callgrind
+    after n keep-alive requests on one connection: the worker (master on,
+    one worker) or the single process (master off), from the counts it
+    writes when it exits gracefully (nginx -s quit)."""
     d = tempfile.mkdtemp(dir=tmp)
+    os.chmod(d, 0o777)  # the worker runs as an unprivileged user
     port = free_port()
-    conf = nginx_conf(d, port, master="off")
+    conf = nginx_conf(d, port, master=master)
     out = os.path.join(d, "cg.out")
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if preload:
         env.update(shim_env(free_port()))
-    p = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+    p = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out + ".%p",
                           "nginx", "-c", conf], env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_port(port, 60)
-        keepalive_client(port, [path] * 200)
-        subprocess.run(["callgrind_control", "-d", "warm", str(p.pid)], check=True,
-                       capture_output=True, timeout=60)
         keepalive_client(port, [path] * n)
-        subprocess.run(["callgrind_control", "-d", "measured", str(p.pid)], check=True,
-                       capture_output=True, timeout=60)
+        subprocess.run(["nginx", "-c", conf, "-s", "quit"], capture_output=True, timeout=30)
+        p.wait(timeout=120)
     finally:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
-    with open(out + ".2") as fh:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    files = [f for f in os.listdir(d) if f.startswith("cg.out.")]
+    # the worker is the process that is not the master (valgrind's pid)
+    serving = [f for f in files if master == "off" or f != "cg.out.%d" % p.pid]
+    if len(serving) != 1:
+        raise RuntimeError("callgrind: want one serving process, have %s" % files)
+    with open(os.path.join(d, serving[0])) as fh:
         for line in fh:
             if line.startswith("summary:") or line.startswith("totals:"):
-                return int(line.split()[1]) / n
+                return int(line.split()[1])
     raise RuntimeError("callgrind wrote no summary")
+
+
+def callgrind_per_request(tmp, preload, path, master):
+    """The slope between 500 and 2,500 requests: start-up, the first
+    requests and the exit cancel out."""
+    a = callgrind_total(tmp, preload, 500, path, master)
+    b = callgrind_total(tmp, preload, 2500, path, master)
+    return (b - a) / 2000.0
 
 
 def bench_callgrind(tmp):
     log("== callgrind: user-space instructions added per request (nginx keep-alive GET)")
-    n = 2000
-    for label, path in (("tiny", "/tiny"), ("10 KiB", "/static/10k.bin")):
-        bare = callgrind_per_request(tmp, False, n, path)
-        shim = callgrind_per_request(tmp, True, n, path)
-        rows.append(("callgrind nginx %s" % label, "added instr/request", "%.0f" % (shim - bare),
-                     "bare %.0f/request" % bare))
-        log("  %-7s bare %.0f instr/request, promshim adds %.0f" % (label, bare, shim - bare))
+    for master, what in (("on", "worker of master + 1 worker"), ("off", "single process")):
+        for label, path in (("tiny", "/tiny"), ("10 KiB", "/static/10k.bin")):
+            bare = callgrind_per_request(tmp, False, path, master)
+            shim = callgrind_per_request(tmp, True, path, master)
+            rows.append(("callgrind nginx %s (%s)" % (label, what), "added instr/request",
+                         "%.0f" % (shim - bare), "bare %.0f/request" % bare))
+            log("  %-7s %-28s bare %.0f instr/request, promshim adds %.0f" %
+                (label, what, bare, shim - bare))
 
 
 def bench_startup():

@@ -132,7 +132,7 @@ static uint64_t exp_now_ns(void)
 static void exp_sleep_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+	while (SHIM_REAL(nanosleep)(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
 

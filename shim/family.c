@@ -25,6 +25,27 @@
  * A process must have been able to listen (it listened, inherited a
  * listening socket across exec, or descends from one that did) to qualify.
  *
+ * A thread costs the host: once a process has had one, glibc takes its
+ * multi-threaded paths for good (cancellation wrappers around recv, writev
+ * and epoll_wait, locked malloc), and a child forked from it inherits that.
+ * So a single-threaded member starts its thread only when it settles in
+ * its loop: at an event wait or accept when it listened itself, and at
+ * the calls a master sleeps in (sigsuspend, waitpid, select...: shim/
+ * hooks_idle.c), never before or after a fork: nginx's master forks all
+ * its workers single-threaded. A single-threaded child whose parent's
+ * thread holds `alive` does not start one at all while it waits in
+ * epoll_wait, poll or ppoll, or accepts from a non-blocking listener: it
+ * watches. Its waits are cut into slices of at most SHIM_WATCH_MS
+ * (shim/hooks_poll.c), and each wait looks at the futex word of the
+ * parent's `alive` mutex, which the kernel clears of its owner when the
+ * parent's thread dies with it (death or exec). Then, or once it sleeps
+ * anywhere else (select, waitpid, a blocking accept...) or forks, it
+ * starts its thread. A busy worker pays one load per wait for this. A
+ * child whose parent's thread has not started yet slices its waits too,
+ * and looks again; after FAM_PARENT_WAIT_MS it stops waiting for it.
+ * A multi-threaded member pays glibc's costs already: it starts its
+ * thread as soon as it may serve.
+ *
  * The longest-lived process serves: a member whose parent is a member that
  * serves or stands by does not queue on the serving mutex while that
  * parent lives. Every member's thread holds a second robust mutex of its
@@ -36,6 +57,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -43,6 +66,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/single_threaded.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +81,10 @@
  * `alive` mutex (both start right after the fork): it looks again this
  * often until it has. */
 #define FAM_PARENT_START_MS 10
+/* A parent that has not started its thread this long after a child first
+ * looked (it starts it only when its own loop begins) is not waited for:
+ * the child starts its own, which queues to serve. */
+#define FAM_PARENT_WAIT_MS 1000
 /* A thread taking over the `alive` mutex of a dead member's slot first
  * lets that member's waiting children through. */
 #define FAM_SLOT_HANDOVER_MS 20
@@ -78,9 +106,13 @@ struct fam_shared {
 };
 
 static struct fam_shared *F;
-int shim_family_pending;        /* may serve, has no thread yet */
+int shim_family_pending;        /* may serve, has no thread yet, does not watch */
+const int *shim_family_watch;   /* watching: the parent's `alive` futex word */
+int shim_family_watch_lfd = -1; /* watching: a listener known non-blocking */
 static int fam_capable;         /* may serve: has been able to listen */
+static int fam_listened;        /* listened itself; its thread waits for its loop */
 static int fam_thread_started;  /* this process has its thread */
+static int fam_blocked;         /* a child seen sleeping in a wait not sliced */
 static pid_t fam_parent;        /* the member this process was forked from */
 static int fam_parent_slot = -1; /* its member slot */
 static struct reg_member_figures fam_figs[REG_MAX_MEMBERS]; /* last figures read */
@@ -93,13 +125,13 @@ int fam_host_took(void)
 static void fam_sleep_forever(void)
 {
 	for (;;)
-		sleep(3600);
+		SHIM_REAL(sleep)(3600);
 }
 
 static void fam_sleep_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+	while (SHIM_REAL(nanosleep)(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
 
@@ -141,7 +173,7 @@ static void fam_defer_to_parent(void)
 	if (p <= 0 || slot < 0 || slot >= REG_MAX_MEMBERS)
 		return;
 	pthread_mutex_t *m = &F->member[slot].alive;
-	for (;;) {
+	for (int waited = 0; waited < FAM_PARENT_WAIT_MS; waited += FAM_PARENT_START_MS) {
 		if (__atomic_load_n(&F->member[slot].pid, __ATOMIC_ACQUIRE) != (int)p ||
 		    !__atomic_load_n(&F->member[slot].standby, __ATOMIC_ACQUIRE) || getppid() != p)
 			return;
@@ -192,6 +224,7 @@ static void fam_start_thread(void)
 	if (!F || !shim.enabled || __atomic_exchange_n(&fam_thread_started, 1, __ATOMIC_ACQ_REL))
 		return;
 	__atomic_store_n(&shim_family_pending, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&shim_family_watch, NULL, __ATOMIC_RELEASE);
 	fam_member_standby(1);
 	sigset_t all, old;
 	sigfillset(&all);
@@ -224,22 +257,139 @@ void shim_family_listening(void)
 	if (!F || !shim.enabled || shim.cfg.listen_off || fam_thread_started)
 		return;
 	fam_set_capable();
-	fam_start_thread();
+	fam_listened = 1;
+	/* a multi-threaded host pays glibc's thread costs already */
+	if (!__libc_single_threaded)
+		fam_start_thread();
 }
 
-void shim_family_check_slow(int accepting)
+/* The owner of the parent's `alive` mutex, from its futex word: zero once
+ * the parent's thread is gone (the kernel clears it at the thread's death,
+ * the process's or an exec). */
+static int fam_alive_owner(const int *word)
+{
+	return __atomic_load_n(word, __ATOMIC_ACQUIRE) & FUTEX_TID_MASK;
+}
+
+/* A listener whose accept would block: a process that sleeps in accept
+ * passes no hook that could watch its parent. */
+static int fam_blocking(int lfd)
+{
+	int fl = SHIM_REAL(fcntl)(lfd, F_GETFL);
+	return fl < 0 || !(fl & O_NONBLOCK);
+}
+
+enum fam_parent_state { FAM_PARENT_NONE, FAM_PARENT_STARTING, FAM_PARENT_RUNNING };
+
+/* The member this process was forked from: still its parent, standing by
+ * or serving, and whether its thread holds `alive` yet. */
+static enum fam_parent_state fam_parent_state(void)
+{
+	int ps = fam_parent_slot;
+	if (fam_parent <= 0 || ps < 0 || ps >= REG_MAX_MEMBERS ||
+	    __atomic_load_n(&F->member[ps].pid, __ATOMIC_ACQUIRE) != (int)fam_parent ||
+	    !__atomic_load_n(&F->member[ps].standby, __ATOMIC_ACQUIRE))
+		return FAM_PARENT_NONE;
+	if (__atomic_load_n(&F->member[ps].holding, __ATOMIC_ACQUIRE) &&
+	    fam_alive_owner(&F->member[ps].alive.__data.__lock))
+		return FAM_PARENT_RUNNING;
+	return FAM_PARENT_STARTING;
+}
+
+static int64_t fam_now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A child at a wait it can slice, whose parent's thread has not started:
+ * whether it has waited for it long enough. */
+static int fam_parent_late(void)
+{
+	static int64_t since;
+	int64_t now = fam_now_ms();
+	if (!since)
+		since = now;
+	return now - since >= FAM_PARENT_WAIT_MS;
+}
+
+static void fam_check(int why, int lfd)
 {
 	/* a vfork child runs in our memory: it starts nothing */
 	if (!__atomic_load_n(&shim_family_pending, __ATOMIC_ACQUIRE) || getpid() != shim.pid)
 		return;
-	/* The second fork of a daemon (fork, setsid, fork): the parent is the
-	 * session leader it made and is about to exit, and it does not serve.
-	 * A member that made its own session after its fork is a daemon too
-	 * (glibc daemon(), nginx with master_process off). */
-	pid_t sid = getsid(0);
-	if (accepting || getppid() != fam_parent || (fam_parent > 0 && sid == shim.pid) ||
-	    (sid == fam_parent && __atomic_load_n(&F->server_pid, __ATOMIC_ACQUIRE) != fam_parent))
+	if (fam_listened) {
+		if (why != SHIM_CHECK_FD)
+			fam_start_thread();
+		return;
+	}
+	/* A member whose parent is gone, or that made its own session after
+	 * its fork (glibc daemon(), nginx's master after `daemon on`), has no
+	 * one to defer to. */
+	if (getppid() != fam_parent || (fam_parent > 0 && getsid(0) == shim.pid)) {
+		if (why != SHIM_CHECK_FD)
+			fam_start_thread();
+		return;
+	}
+	if (why == SHIM_CHECK_FD)
+		return;
+	/* A child that sleeps where no wait is sliced cannot watch: it starts
+	 * its thread when it accepts, as one that sleeps in accept does. */
+	if (why == SHIM_CHECK_BLOCK) {
+		fam_blocked = 1;
+		return;
+	}
+	/* Only a single-threaded child can watch: one with threads already
+	 * pays nothing more for one of ours. */
+	int st1 = __libc_single_threaded;
+	enum fam_parent_state st = fam_parent_state();
+	if (why == SHIM_CHECK_ACCEPT &&
+	    (!st1 || fam_blocked || st == FAM_PARENT_NONE || fam_blocking(lfd))) {
 		fam_start_thread();
+		return;
+	}
+	if (st == FAM_PARENT_STARTING && fam_parent_late()) {
+		fam_start_thread();
+		return;
+	}
+	if (st == FAM_PARENT_RUNNING && st1) {
+		if (why == SHIM_CHECK_ACCEPT)
+			shim_family_watch_lfd = lfd;
+		__atomic_store_n(&shim_family_watch, &F->member[fam_parent_slot].alive.__data.__lock,
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&shim_family_pending, 0, __ATOMIC_RELEASE);
+	}
+}
+
+void shim_family_check_slow(int why, int lfd)
+{
+	int e = errno;
+	fam_check(why, lfd);
+	errno = e;
+}
+
+static void fam_watch(int why, int lfd)
+{
+	const int *word = __atomic_load_n(&shim_family_watch, __ATOMIC_ACQUIRE);
+	if (!word || getpid() != shim.pid)
+		return;
+	if (why == SHIM_CHECK_ACCEPT && fam_blocking(lfd))
+		why = SHIM_CHECK_BLOCK;
+	if (why == SHIM_CHECK_BLOCK || !fam_alive_owner(word) ||
+	    __atomic_load_n(&F->member[fam_parent_slot].pid, __ATOMIC_ACQUIRE) != (int)fam_parent) {
+		fam_start_thread();
+		return;
+	}
+	if (why == SHIM_CHECK_ACCEPT)
+		shim_family_watch_lfd = lfd;
+}
+
+void shim_family_watch_slow(int why, int lfd)
+{
+	int e = errno;
+	fam_watch(why, lfd);
+	errno = e;
 }
 
 /* ---- host calls ---- */
@@ -295,7 +445,7 @@ void shim_family_host_binds(const struct sockaddr *addr, socklen_t len)
 	if (server > 0 && server != getpid())
 		for (int i = 0; i < 100 && kill(server, 0) == 0; i++) {
 			struct timespec ts = {0, 10 * 1000 * 1000};
-			nanosleep(&ts, NULL);
+			SHIM_REAL(nanosleep)(&ts, NULL);
 			if (__atomic_load_n(&F->server_pid, __ATOMIC_ACQUIRE) == -server)
 				break;
 		}
@@ -366,8 +516,10 @@ static void fam_atfork_parent(void)
 {
 	exp_atfork_parent();
 	/* A member that forks children of its own is a master: the best
-	 * standby there is. Normal context here, unlike the child handler. */
-	if (fam_capable && !fam_thread_started)
+	 * standby there is. Normal context here, unlike the child handler.
+	 * A single-threaded one starts when it settles in its loop instead,
+	 * so that the children it forks next are single-threaded too. */
+	if (fam_capable && !fam_thread_started && !__libc_single_threaded)
 		fam_start_thread();
 }
 
@@ -378,7 +530,11 @@ static void fam_atfork_child(void)
 	shim.pid = getpid();
 	exp_atfork_child();
 	fam_thread_started = 0;
+	fam_listened = 0;
+	fam_blocked = 0;
 	shim_family_pending = fam_capable;
+	shim_family_watch = NULL;
+	shim_family_watch_lfd = -1;
 	if (shim.enabled) {
 		uint64_t boot = procstat_boot_now_us();
 		shim.member_slot = reg_member_join(shim.reg, (int)shim.pid,

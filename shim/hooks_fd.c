@@ -47,15 +47,13 @@ static inline void hk_family_closing(int fd)
 	}
 }
 
-/* shim_family_check with errno kept: it runs before the real call. */
-static inline void hk_family_check(int accepting)
+/* shim_family_check before the real call (the slow paths keep errno and
+ * leave a vfork child alone); a close or dup concerns no watcher. */
+static inline void hk_family_check(int why, int lfd)
 {
-	if (UNLIKELY(__atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED))) {
-		int e = errno;
-		if (!hk_vfork_child())
-			shim_family_check_slow(accepting);
-		errno = e;
-	}
+	if (UNLIKELY(__atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED)) ||
+	    (why != SHIM_CHECK_FD && UNLIKELY(shim_family_watching())))
+		shim_family_check(why, lfd);
 }
 
 static void hk_drop_range(unsigned first, unsigned last)
@@ -107,7 +105,7 @@ static inline uint32_t hk_listener(int lfd)
 
 EXPORT int accept(int lfd, struct sockaddr *addr, socklen_t *len)
 {
-	hk_family_check(1);
+	hk_family_check(SHIM_CHECK_ACCEPT, lfd);
 	uint32_t l = hk_listener(lfd);
 	int fd = SHIM_REAL(accept)(lfd, addr, len);
 	if (fd >= 0 && shim_fd_cap) {
@@ -120,7 +118,7 @@ EXPORT int accept(int lfd, struct sockaddr *addr, socklen_t *len)
 
 EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	hk_family_check(1);
+	hk_family_check(SHIM_CHECK_ACCEPT, lfd);
 	uint32_t l = hk_listener(lfd);
 	int fd = SHIM_REAL(accept4)(lfd, addr, len, flags);
 	if (fd >= 0 && shim_fd_cap) {
@@ -139,7 +137,7 @@ EXPORT int close(int fd)
 		errno = e;
 	}
 	hk_family_closing(fd);
-	hk_family_check(0);
+	hk_family_check(SHIM_CHECK_FD, -1);
 	return SHIM_REAL(close)(fd);
 }
 
@@ -198,7 +196,7 @@ static inline void hk_dup_onto(int oldfd, int newfd)
 {
 	if (oldfd != newfd) {
 		hk_family_closing(newfd);
-		hk_family_check(0);
+		hk_family_check(SHIM_CHECK_FD, -1);
 	}
 }
 

@@ -219,6 +219,57 @@ static ssize_t fb_recvfrom_chk(int fd, void *b, size_t n, size_t cap, int fl, st
 		__chk_fail();
 	return fb_recvfrom(fd, b, n, fl, a, l);
 }
+static int fb_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *t)
+{
+	return (int)RAW(SYS_rt_sigtimedwait, set, info, t, FB_SIGSET_BYTES, 0, 0);
+}
+static int fb_sigwaitinfo(const sigset_t *set, siginfo_t *info) { return fb_sigtimedwait(set, info, NULL); }
+/* sigwait returns an error number and leaves errno alone */
+static int fb_sigwait(const sigset_t *set, int *sig)
+{
+	long r;
+	do
+		r = shim_raw_syscall(SYS_rt_sigtimedwait, (long)set, 0, 0, FB_SIGSET_BYTES, 0, 0);
+	while (r == -EINTR);
+	if (r < 0)
+		return (int)-r;
+	*sig = (int)r;
+	return 0;
+}
+static int fb_sigsuspend(const sigset_t *set) { return (int)RAW(SYS_rt_sigsuspend, set, FB_SIGSET_BYTES, 0, 0, 0, 0); }
+static int fb_pause(void) { return (int)RAW(SYS_pause, 0, 0, 0, 0, 0, 0); }
+static pid_t fb_wait4(pid_t pid, int *st, int opt, struct rusage *ru)
+{
+	return (pid_t)RAW(SYS_wait4, pid, st, opt, ru, 0, 0);
+}
+static pid_t fb_wait(int *st) { return fb_wait4(-1, st, 0, NULL); }
+static pid_t fb_waitpid(pid_t pid, int *st, int opt) { return fb_wait4(pid, st, opt, NULL); }
+static pid_t fb_wait3(int *st, int opt, struct rusage *ru) { return fb_wait4(-1, st, opt, ru); }
+static int fb_waitid(idtype_t type, id_t id, siginfo_t *info, int opt)
+{
+	return (int)RAW(SYS_waitid, type, id, info, opt, NULL, 0);
+}
+static int fb_nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	return (int)RAW(SYS_nanosleep, req, rem, 0, 0, 0, 0);
+}
+/* clock_nanosleep returns an error number and leaves errno alone */
+static int fb_clock_nanosleep(clockid_t clk, int fl, const struct timespec *req, struct timespec *rem)
+{
+	return (int)-shim_raw_syscall(SYS_clock_nanosleep, clk, fl, (long)req, (long)rem, 0, 0);
+}
+static unsigned int fb_sleep(unsigned int s)
+{
+	struct timespec t = {(time_t)s, 0};
+	if (fb_nanosleep(&t, &t) < 0)
+		return (unsigned int)t.tv_sec + (t.tv_nsec > 0);
+	return 0;
+}
+static int fb_usleep(useconds_t us)
+{
+	struct timespec t = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+	return fb_nanosleep(&t, NULL);
+}
 static __attribute__((noreturn)) void fb_exit(int status)
 {
 	for (;;)
@@ -269,6 +320,20 @@ struct shim_real_fns shim_real = {
 	.epoll_pwait2 = fb_epoll_pwait2,
 	.epoll_create = fb_epoll_create,
 	.epoll_create1 = fb_epoll_create1,
+	.sigsuspend = fb_sigsuspend,
+	.sigwait = fb_sigwait,
+	.sigwaitinfo = fb_sigwaitinfo,
+	.sigtimedwait = fb_sigtimedwait,
+	.pause = fb_pause,
+	.wait = fb_wait,
+	.waitpid = fb_waitpid,
+	.wait3 = fb_wait3,
+	.wait4 = fb_wait4,
+	.waitid = fb_waitid,
+	.sleep = fb_sleep,
+	.usleep = fb_usleep,
+	.nanosleep = fb_nanosleep,
+	.clock_nanosleep = fb_clock_nanosleep,
 	.exit_ = fb_exit,
 	.Exit_ = fb_exit,
 };
@@ -328,6 +393,20 @@ void shim_real_init(void)
 	RESOLVE(epoll_pwait2, "epoll_pwait2");
 	RESOLVE(epoll_create, "epoll_create");
 	RESOLVE(epoll_create1, "epoll_create1");
+	RESOLVE(sigsuspend, "sigsuspend");
+	RESOLVE(sigwait, "sigwait");
+	RESOLVE(sigwaitinfo, "sigwaitinfo");
+	RESOLVE(sigtimedwait, "sigtimedwait");
+	RESOLVE(pause, "pause");
+	RESOLVE(wait, "wait");
+	RESOLVE(waitpid, "waitpid");
+	RESOLVE(wait3, "wait3");
+	RESOLVE(wait4, "wait4");
+	RESOLVE(waitid, "waitid");
+	RESOLVE(sleep, "sleep");
+	RESOLVE(usleep, "usleep");
+	RESOLVE(nanosleep, "nanosleep");
+	RESOLVE(clock_nanosleep, "clock_nanosleep");
 	RESOLVE(exit_, "_exit");
 	RESOLVE(Exit_, "_Exit");
 }

@@ -14,10 +14,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 struct shim_real_fns {
 	int (*listen)(int, int);
@@ -64,6 +68,21 @@ struct shim_real_fns {
 	int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
 	int (*epoll_create)(int);
 	int (*epoll_create1)(int);
+	/* the other calls a process sleeps in (shim/hooks_idle.c) */
+	int (*sigsuspend)(const sigset_t *);
+	int (*sigwait)(const sigset_t *, int *);
+	int (*sigwaitinfo)(const sigset_t *, siginfo_t *);
+	int (*sigtimedwait)(const sigset_t *, siginfo_t *, const struct timespec *);
+	int (*pause)(void);
+	pid_t (*wait)(int *);
+	pid_t (*waitpid)(pid_t, int *, int);
+	pid_t (*wait3)(int *, int, struct rusage *);
+	pid_t (*wait4)(pid_t, int *, int, struct rusage *);
+	int (*waitid)(idtype_t, id_t, siginfo_t *, int);
+	unsigned int (*sleep)(unsigned int);
+	int (*usleep)(useconds_t);
+	int (*nanosleep)(const struct timespec *, struct timespec *);
+	int (*clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
 	void (*exit_)(int) __attribute__((noreturn)); /* _exit */
 	void (*Exit_)(int) __attribute__((noreturn)); /* _Exit */
 };

@@ -9,6 +9,7 @@
 #ifndef PROMSHIM_SHIM_H
 #define PROMSHIM_SHIM_H
 
+#include <linux/futex.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -71,22 +72,53 @@ extern __attribute__((visibility("hidden"))) int shim_family_fd_floor;
  * forgets those fds and opens new ones (same port) within a second. */
 void shim_family_fds_closing(unsigned lo, unsigned hi);
 
-/* shim/family.c: a forked member starts its standby thread lazily (never
- * in the atfork child handler). The hooks call shim_family_check(1) from
- * accept/accept4 (before the real call: a blocking accept may not return
- * for long) and shim_family_check(0) from close, dup2/dup3 and the event
- * waits (poll, select, epoll_wait and their kin, before the real call; it
- * starts the thread only when the member's parent is gone, or is the
- * session leader of a daemon's fork-setsid-fork and does not serve, or the
- * member made its own session: a daemon that forks no more, lighttpd
- * without -D, glibc daemon()). One load and branch while nothing is
- * pending. */
+/* shim/family.c: a member starts its serving-or-standby thread lazily
+ * (never in the atfork child handler), or watches its parent instead of
+ * starting one (see the top of shim/family.c). The hooks call
+ * shim_family_check before the real call: SHIM_CHECK_ACCEPT from
+ * accept/accept4, SHIM_CHECK_WAIT from the waits that can be cut into
+ * slices (epoll_wait, poll, ppoll and their kin), SHIM_CHECK_BLOCK from
+ * the other calls a process sleeps in (select, pselect, sigsuspend,
+ * waitpid, nanosleep... : shim/hooks_idle.c), SHIM_CHECK_FD from close
+ * and dup2/dup3 (a daemon noticed there starts at its next wait). One
+ * load and branch while nothing is pending, one more while watching.
+ * errno is kept. */
+enum { SHIM_CHECK_FD, SHIM_CHECK_ACCEPT, SHIM_CHECK_WAIT, SHIM_CHECK_BLOCK };
 extern int shim_family_pending;
-void shim_family_check_slow(int accepting);
-static inline void shim_family_check(int accepting)
+extern const int *shim_family_watch;
+extern int shim_family_watch_lfd;
+void shim_family_check_slow(int why, int lfd);
+void shim_family_watch_slow(int why, int lfd);
+
+/* While a process watches its parent or waits for its parent's thread to
+ * start, a wait longer than this is cut into slices this long, with a
+ * look at the parent between them: a dead parent is noticed within a
+ * slice, with no traffic, and the 2 s failover of SPEC 6 holds. */
+#define SHIM_WATCH_MS 500
+
+static inline int shim_family_watching(void)
 {
-	if (__builtin_expect(__atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED), 0))
-		shim_family_check_slow(accepting);
+	return __atomic_load_n(&shim_family_watch, __ATOMIC_RELAXED) != 0;
+}
+
+/* Whether a long wait must be cut into slices. */
+static inline int shim_family_slicing(void)
+{
+	return __atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED) |
+	       (__atomic_load_n(&shim_family_watch, __ATOMIC_RELAXED) != 0);
+}
+
+static inline void shim_family_check(int why, int lfd)
+{
+	if (__builtin_expect(__atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED), 0)) {
+		shim_family_check_slow(why, lfd);
+		return;
+	}
+	const int *w = __atomic_load_n(&shim_family_watch, __ATOMIC_RELAXED);
+	if (__builtin_expect(w != 0, 0) &&
+	    (why == SHIM_CHECK_BLOCK || !(__atomic_load_n(w, __ATOMIC_RELAXED) & FUTEX_TID_MASK) ||
+	     (why == SHIM_CHECK_ACCEPT && lfd != shim_family_watch_lfd)))
+		shim_family_watch_slow(why, lfd);
 }
 
 /* shim/family.c: fd was just made by an epoll_create/epoll_create1 hook.

@@ -102,6 +102,17 @@ after_check() {
 	master=$(cat "$E2E_WORK/shim/nginx.pid")
 	role=worker
 	[ "$spid" = "$master" ] && role=master
+	# The master has the shim's thread; the workers, single-threaded and
+	# forked before it started, have none even after serving: they watch
+	# the master (shim/family.c), and glibc keeps its single-threaded
+	# paths in them.
+	local w n
+	[ "$(grep -lx promshim /proc/"$master"/task/*/comm 2>/dev/null | wc -l)" = 1 ] ||
+		fail "the nginx master $master has no promshim thread"
+	for w in $(pgrep -P "$master"); do
+		n=$(ls "/proc/$w/task" | wc -l)
+		[ "$n" = 1 ] || fail "nginx worker $w has $n threads, want 1"
+	done
 	log "pid $spid ($role) serves /metrics; killing it"
 	"${TRAFFIC[@]}" failover "$MPORT" "$PORT" "$spid" || fail "failover after killing the $role"
 	local newpid

@@ -6,10 +6,11 @@ cd "$(dirname "$0")/../.."
 lib=build/libpromshim.so
 make -s $lib >&2
 want="_Exit _exit __poll_chk __ppoll_chk __read_chk __recv_chk __recvfrom_chk accept accept4
-bind close close_range closefrom dup dup2 dup3 epoll_create epoll_create1 epoll_pwait
-epoll_pwait2 epoll_wait fcntl fcntl64 listen poll ppoll pselect read readv recv recvfrom
-recvmmsg recvmsg select send sendfile sendfile64 sendmmsg sendmsg sendto shutdown splice
-syscall write writev"
+bind clock_nanosleep close close_range closefrom dup dup2 dup3 epoll_create epoll_create1
+epoll_pwait epoll_pwait2 epoll_wait fcntl fcntl64 listen nanosleep pause poll ppoll pselect
+read readv recv recvfrom recvmmsg recvmsg select send sendfile sendfile64 sendmmsg sendmsg
+sendto shutdown sigsuspend sigtimedwait sigwait sigwaitinfo sleep splice syscall usleep wait
+wait3 wait4 waitid waitpid write writev"
 got=$(nm -D --defined-only $lib | awk '{print $3}' | sed 's/@.*//' | sort)
 want=$(echo $want | tr ' ' '\n' | sort)
 if [ "$got" != "$want" ]; then

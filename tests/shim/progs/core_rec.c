@@ -8,7 +8,8 @@
  * Lines: "<pid> I <id>" trk_init, "<pid> R|RV|W|WV <id> <n> <bytes>",
  * "<pid> WO <id> <n>", "<pid> E <id>", "<pid> ACCEPTED", "<pid> CONNS <d>",
  * "<pid> LISTENING", "<pid> BINDS <port>", "<pid> LOG <text>",
- * "<pid> CLOSING <lo> <hi>", "<pid> CHECK <accepting>".
+ * "<pid> CLOSING <lo> <hi>", "<pid> CHECK <why>" (enum SHIM_CHECK_*),
+ * "<pid> WATCH <why> <lfd>".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -252,10 +253,23 @@ void shim_family_fds_closing(unsigned lo, unsigned hi)
 }
 
 int shim_family_pending;
+const int *shim_family_watch;
+int shim_family_watch_lfd = -1;
 
-void shim_family_check_slow(int accepting)
+/* The real slow paths keep errno: so do these. */
+void shim_family_check_slow(int why, int lfd)
 {
-	rec_line("CHECK %d", accepting);
+	int e = errno;
+	(void)lfd;
+	rec_line("CHECK %d", why);
+	errno = e;
+}
+
+void shim_family_watch_slow(int why, int lfd)
+{
+	int e = errno;
+	rec_line("WATCH %d %d", why, lfd);
+	errno = e;
 }
 
 /* 0: every close asks shim_family_owns_fd, which clobbers errno here. */

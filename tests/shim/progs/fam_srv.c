@@ -4,6 +4,12 @@
  * and Apache masters do). Optionally daemonises with a double fork first.
  *
  *   fam_srv serve PORT NWORKERS [daemon] [pidfile FILE] [block-usr1]
+ *           [waitin epoll|poll|ppoll|pwait2 MS]  workers wait for the
+ *                                  non-blocking listener there, MS at a
+ *                                  time (-1: no limit), then accept
+ *           [sigsuspend]           the master sleeps in sigsuspend and
+ *                                  respawns from its SIGCHLD handler, as
+ *                                  nginx's does
  *           [also PORT2 DELAY_MS]  after DELAY_MS, also bind and serve PORT2
  *                                  (prints "bound PORT2" or the bind error)
  *           [closeall DELAY_MS]    after DELAY_MS, close every fd above the
@@ -18,11 +24,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,18 +59,60 @@ static void answer(int c)
 		return;
 }
 
+static const char *wait_kind; /* NULL: a blocking accept */
+static int wait_ms;
+
+/* Until lfd is readable (or the wait times out), in the wait asked for. */
+static void wait_listener(int lfd)
+{
+	static int ep = -1;
+	struct pollfd pf = {.fd = lfd, .events = POLLIN};
+	struct epoll_event ev;
+	struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
+	if (!strcmp(wait_kind, "poll")) {
+		poll(&pf, 1, wait_ms);
+		return;
+	}
+	if (!strcmp(wait_kind, "ppoll")) {
+		ppoll(&pf, 1, wait_ms < 0 ? NULL : &ts, NULL);
+		return;
+	}
+	if (ep < 0) {
+		ep = epoll_create1(EPOLL_CLOEXEC);
+		struct epoll_event add = {.events = EPOLLIN, .data.fd = lfd};
+		if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &add) < 0)
+			die("epoll");
+	}
+	if (!strcmp(wait_kind, "pwait2"))
+		epoll_pwait2(ep, &ev, 1, wait_ms < 0 ? NULL : &ts, NULL);
+	else
+		epoll_wait(ep, &ev, 1, wait_ms);
+}
+
 static void worker(int lfd)
 {
 	for (;;) {
+		if (wait_kind)
+			wait_listener(lfd);
 		int c = accept(lfd, NULL, NULL);
 		if (c < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			_exit(3);
 		}
 		answer(c);
 		close(c);
 	}
+}
+
+static int master_sigsuspend;
+static volatile sig_atomic_t reaped;
+
+static void on_chld(int sig)
+{
+	(void)sig;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		reaped++;
 }
 
 static pid_t spawn(int lfd)
@@ -159,6 +209,11 @@ int main(int argc, char **argv)
 			also_ms = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "closeall") && i + 1 < argc) {
 			closeall_ms = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "waitin") && i + 2 < argc) {
+			wait_kind = argv[++i];
+			wait_ms = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "sigsuspend")) {
+			master_sigsuspend = 1;
 		} else if (!strcmp(argv[i], "block-usr1")) {
 			sigset_t s;
 			sigemptyset(&s);
@@ -170,6 +225,15 @@ int main(int argc, char **argv)
 	int lfd = open_listener(port);
 	if (lfd < 0)
 		die("bind");
+	if (wait_kind)
+		fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
+	if (master_sigsuspend) {
+		sigset_t chld;
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		sigprocmask(SIG_BLOCK, &chld, NULL);
+		signal(SIGCHLD, on_chld);
+	}
 
 	if (daemonise) {
 		/* nginx `daemon on`: the first parent exits at once, the session
@@ -217,6 +281,17 @@ int main(int argc, char **argv)
 			spawn(l2);
 		}
 		fflush(stdout);
+	}
+	if (master_sigsuspend) {
+		sigset_t none;
+		sigemptyset(&none);
+		for (;;) {
+			sigsuspend(&none);
+			while (reaped > 0) {
+				reaped--;
+				spawn(lfd);
+			}
+		}
 	}
 	for (;;) {
 		pid_t p = wait(NULL);
