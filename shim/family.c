@@ -39,21 +39,16 @@
  * (shim/hooks_poll.c), and each wait looks at the futex word of the
  * parent's `alive` mutex, which the kernel clears of its owner when the
  * parent's thread dies with it (death or exec). Then, or once it sleeps
- * anywhere else (select, waitpid, a blocking accept...) or forks, it
- * starts its thread. A busy worker pays one load per wait for this. A
- * child whose parent's thread has not started yet slices its waits too,
- * and looks again; after FAM_PARENT_WAIT_MS it stops waiting for it.
- * A multi-threaded member pays glibc's costs already: it starts its
- * thread as soon as it may serve.
- *
- * The longest-lived process serves: a member whose parent is a member that
- * serves or stands by does not queue on the serving mutex while that
- * parent lives. Every member's thread holds a second robust mutex of its
- * own (its slot's `alive`) for as long as it lives; a child's thread
- * blocks on its parent's, so the parent's death (or exec) wakes it at once
- * with EOWNERDEAD, and only then does it queue. No fd, no polling, and a
- * worker never wins the serving mutex from its master however the threads
- * are scheduled.
+ * where no wait is sliced (select, sigsuspend, nanosleep...) or accepts
+ * from a blocking listener, it starts its thread; a child seen sleeping
+ * so before it could watch starts it when it accepts. A busy watcher
+ * pays one load per wait for all this. A child whose parent's thread has
+ * not started yet slices its waits too and looks again; after
+ * FAM_PARENT_WAIT_MS it stops waiting for it. A multi-threaded member
+ * pays glibc's costs already: one that listened starts its thread at
+ * once, a child at its first accept, as before. Children forked after
+ * their parent's thread started (nginx's workers after a reload) are
+ * multi-threaded from birth.
  */
 #include <dirent.h>
 #include <errno.h>

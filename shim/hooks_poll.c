@@ -114,14 +114,6 @@ static int hk_wait_rest(const struct hk_wait *w, int64_t total_ns)
 	}
 }
 
-/* Whether a wait of ms must be sliced; its length in ns, negative for no
- * limit. */
-static inline int hk_long_ms(int ms, int64_t *ns)
-{
-	*ns = ms < 0 ? -1 : (int64_t)ms * 1000000;
-	return shim_family_slicing() && (ms < 0 || ms > SHIM_WATCH_MS);
-}
-
 /* Whether a wait of *t must be sliced (a bad timespec goes to the kernel
  * as it is); its length in ns, negative for no limit. */
 static inline int hk_long_ts(const struct timespec *t, int64_t *ns)
@@ -144,15 +136,14 @@ static inline int hk_long_ts(const struct timespec *t, int64_t *ns)
 
 static __attribute__((noinline)) int hk_poll_sliced(struct pollfd *fds, nfds_t n, int ms)
 {
-	int64_t ns;
 	shim_family_check(SHIM_CHECK_WAIT, -1);
-	if (!hk_long_ms(ms, &ns))
+	if ((unsigned)ms <= SHIM_WATCH_MS || !shim_family_slicing())
 		return SHIM_REAL(poll)(fds, n, ms);
 	int r = SHIM_REAL(poll)(fds, n, SHIM_WATCH_MS);
 	if (r != 0)
 		return r;
 	struct hk_wait w = {.kind = HK_POLL, .fds = fds, .n = n};
-	return hk_wait_rest(&w, ns);
+	return hk_wait_rest(&w, ms < 0 ? -1 : (int64_t)ms * 1000000);
 }
 
 EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
@@ -165,15 +156,14 @@ EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
 static __attribute__((noinline)) int hk_poll_chk_sliced(struct pollfd *fds, nfds_t n, int ms,
 							 size_t fdslen)
 {
-	int64_t ns;
 	shim_family_check(SHIM_CHECK_WAIT, -1);
-	if (!hk_long_ms(ms, &ns))
+	if ((unsigned)ms <= SHIM_WATCH_MS || !shim_family_slicing())
 		return SHIM_REAL(poll_chk)(fds, n, ms, fdslen);
 	int r = SHIM_REAL(poll_chk)(fds, n, SHIM_WATCH_MS, fdslen);
 	if (r != 0)
 		return r;
 	struct hk_wait w = {.kind = HK_POLL_CHK, .fds = fds, .n = n, .fdslen = fdslen};
-	return hk_wait_rest(&w, ns);
+	return hk_wait_rest(&w, ms < 0 ? -1 : (int64_t)ms * 1000000);
 }
 
 EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int ms, size_t fdslen)
@@ -248,15 +238,14 @@ EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct timespec
 
 static __attribute__((noinline)) int hk_epoll_sliced(int ep, struct epoll_event *ev, int max, int ms)
 {
-	int64_t ns;
 	shim_family_check(SHIM_CHECK_WAIT, -1);
-	if (!hk_long_ms(ms, &ns))
+	if ((unsigned)ms <= SHIM_WATCH_MS || !shim_family_slicing())
 		return SHIM_REAL(epoll_wait)(ep, ev, max, ms);
 	int r = SHIM_REAL(epoll_wait)(ep, ev, max, SHIM_WATCH_MS);
 	if (r != 0)
 		return r;
 	struct hk_wait w = {.kind = HK_EPOLL, .fds = ev, .n = (unsigned long)max, .ep = ep};
-	return hk_wait_rest(&w, ns);
+	return hk_wait_rest(&w, ms < 0 ? -1 : (int64_t)ms * 1000000);
 }
 
 EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int ms)
@@ -269,15 +258,14 @@ EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int ms)
 static __attribute__((noinline)) int hk_epoll_p_sliced(int ep, struct epoll_event *ev, int max, int ms,
 							const sigset_t *ss)
 {
-	int64_t ns;
 	shim_family_check(SHIM_CHECK_WAIT, -1);
-	if (!hk_long_ms(ms, &ns))
+	if ((unsigned)ms <= SHIM_WATCH_MS || !shim_family_slicing())
 		return SHIM_REAL(epoll_pwait)(ep, ev, max, ms, ss);
 	int r = SHIM_REAL(epoll_pwait)(ep, ev, max, SHIM_WATCH_MS, ss);
 	if (r != 0)
 		return r;
 	struct hk_wait w = {.kind = HK_EPOLL_P, .fds = ev, .n = (unsigned long)max, .ss = ss, .ep = ep};
-	return hk_wait_rest(&w, ns);
+	return hk_wait_rest(&w, ms < 0 ? -1 : (int64_t)ms * 1000000);
 }
 
 EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int ms, const sigset_t *ss)
