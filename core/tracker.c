@@ -40,6 +40,10 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define TRK_WIDE 1 /* a 32-byte memo compare, for CPUs with AVX2 */
+#endif
 
 #include "tracker.h"
 
@@ -122,8 +126,18 @@ static const unsigned char trk_pv2_sig[12] = {
 	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
 };
 
+#ifdef TRK_WIDE
+/* 1: the CPU has AVX2 and long sections are compared 32 bytes at a time;
+ * 0: 16 at a time; -1: not known yet (trk_init asks the CPU). */
+static _Atomic int trk_wide = -1;
+#endif
+
 void trk_init(struct trk_conn *c)
 {
+#ifdef TRK_WIDE
+	if (atomic_load_explicit(&trk_wide, memory_order_relaxed) < 0)
+		trk_set_wide(-1);
+#endif
 	memset(c, 0, sizeof *c);
 	c->rd.s.state = S_PV2;
 	c->wr.s.state = S_IDLE;
@@ -1373,6 +1387,57 @@ static inline __m128i trk_memo_block(const char *p, const char *k, __m128i *bad)
 }
 #endif
 
+#ifdef TRK_WIDE
+int trk_set_wide(int on)
+{
+	__builtin_cpu_init();
+	int can = __builtin_cpu_supports("avx2") != 0;
+	on = on != 0 && can;
+	atomic_store_explicit(&trk_wide, on, memory_order_relaxed);
+	return on;
+}
+
+/* trk_memo_same for sections of 64 bytes and more, 32 bytes at a time and
+ * the rest as trk_memo_same does it. Out of line: the rest of the library
+ * is built for any x86-64. */
+__attribute__((target("avx2"), noinline)) static int trk_memo_same_wide(const struct trk_memo *m,
+									  const char *p)
+{
+	size_t len = m->len, o = 0;
+	const __m256i z = _mm256_setzero_si256(), lf = _mm256_set1_epi8('\n');
+	__m256i bad = z, nl = z;
+	for (; o + 32 <= len; o += 32) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(p + o));
+		__m256i k = _mm256_loadu_si256((const __m256i *)(const void *)(m->sec + o));
+		bad = _mm256_or_si256(bad, _mm256_min_epu8(_mm256_xor_si256(a, k), k));
+		nl = _mm256_sub_epi8(nl, _mm256_cmpeq_epi8(a, lf));
+	}
+	const __m128i z1 = _mm_setzero_si128();
+	__m128i bad1 = z1, nl1 = z1;
+	if (o + 16 <= len) {
+		nl1 = _mm_sub_epi8(nl1, trk_memo_block(p + o, m->sec + o, &bad1));
+		o += 16;
+	}
+	if (o < len) {
+		size_t t = len - 16;
+		__m128i fresh = _mm_loadu_si128((const __m128i *)(const void *)(trk_lanes_from + 16 - (o - t)));
+		nl1 = _mm_sub_epi8(nl1, _mm_and_si128(trk_memo_block(p + t, m->sec + t, &bad1), fresh));
+	}
+	__m256i sum = _mm256_sad_epu8(nl, z);
+	__m128i s1 = _mm_add_epi64(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+	s1 = _mm_add_epi64(s1, _mm_sad_epu8(nl1, z1));
+	unsigned nls = (unsigned)_mm_cvtsi128_si32(s1) + (unsigned)_mm_extract_epi16(s1, 4);
+	bad1 = _mm_or_si128(bad1, _mm_or_si128(_mm256_castsi256_si128(bad), _mm256_extracti128_si256(bad, 1)));
+	return _mm_movemask_epi8(_mm_cmpeq_epi8(bad1, z1)) == 0xffff && nls == m->nls;
+}
+#else
+int trk_set_wide(int on)
+{
+	(void)on;
+	return 0;
+}
+#endif
+
 /* The m->len bytes at p match the kept section: equal to it wherever it
  * holds a nonzero byte, and with as many newlines (so none came into a
  * value). 16 bytes at a time, the last ones as the 16 ending at len, with
@@ -1380,6 +1445,10 @@ static inline __m128i trk_memo_block(const char *p, const char *k, __m128i *bad)
 static inline int trk_memo_same(const struct trk_memo *m, const char *p)
 {
 	size_t len = m->len, o = 0;
+#ifdef TRK_WIDE
+	if (len >= 64 && atomic_load_explicit(&trk_wide, memory_order_relaxed) > 0)
+		return trk_memo_same_wide(m, p);
+#endif
 #ifdef __SSE2__
 	const __m128i z = _mm_setzero_si128();
 	__m128i bad = z, nl = z;

@@ -172,6 +172,13 @@ struct trk_conn {
 /* Initialise (or re-initialise) a connection's state. Never fails. */
 void trk_init(struct trk_conn *c);
 
+/* How header sections are compared with the memo: on x86-64 with AVX2,
+ * long ones 32 bytes at a time (on != 0: the default, set at the first
+ * trk_init), or always 16 at a time (on == 0, for tests). The result is
+ * the same. Returns whether the wide compare is in use. Not concurrent
+ * with the tracker's other calls. */
+int trk_set_wide(int on);
+
 /* Feed n bytes the server read; n == 0 is the client's half-close. */
 void trk_read(struct trk_conn *c, const void *buf, size_t n, uint64_t now, const struct trk_sink *s);
 

@@ -544,6 +544,38 @@ Test(tracker_split, repeated_heads_with_changes_agree)
 	cr_assert_gt(exchanges, SP_CASES * 2);
 }
 
+/* The memo's 32-byte compare (AVX2) and its 16-byte one call back the
+ * same on the repeated heads, whose changed bytes include newlines. */
+Test(tracker_split, wide_and_narrow_memo_compares_agree)
+{
+	static struct sp_conv cv;
+	static struct sp_log narrow, wide;
+	struct guard g;
+	if (!trk_set_wide(1))
+		cr_skip_test("no AVX2 on this CPU: only the 16-byte compare exists");
+	cr_assert_eq(guard_init(&g, SP_BUF * SP_MSGS), 0);
+	unsigned long_sections = 0;
+	for (unsigned seed = 1; seed <= SP_CASES; seed++) {
+		sp_conv_repeat(&cv, seed);
+		for (int i = 0; i < cv.n; i++) {
+			size_t a, b;
+			long_sections += sp_section(&cv.req[i], &a, &b) && b - a >= 64;
+			long_sections += sp_section(&cv.rsp[i], &a, &b) && b - a >= 64;
+		}
+		trk_set_wide(0);
+		sp_run(&cv, FEED_WHOLE, seed, &g, &narrow);
+		trk_set_wide(1);
+		sp_run(&cv, FEED_WHOLE, seed, &g, &wide);
+		if (!sp_same(&narrow, &wide)) {
+			sp_dump(&narrow, "narrow");
+			sp_dump(&wide, "wide");
+			cr_assert_fail("seed %u: the 32-byte compare called back differently", seed);
+		}
+	}
+	guard_free(&g);
+	cr_assert_gt(long_sections, SP_CASES);
+}
+
 Test(tracker_split, whole_pipelined_and_cut_feeds_agree)
 {
 	static struct sp_conv cv;
