@@ -88,7 +88,7 @@ enum { BT_WHOLE, BT_WRITEV, BT_SPLIT, BT_NGINX, BT_MODES };
 static double bt_run(int mode, unsigned long n)
 {
 	static struct trk_conn c;
-	struct trk_sink s = { bt_request, bt_exchange, bt_error, bt_unsupported, NULL };
+	struct trk_sink s = { bt_request, bt_exchange, bt_error, bt_unsupported, NULL, NULL };
 	size_t qn = sizeof bt_req - 1, hn = sizeof bt_rsp_head - 1, bn = sizeof bt_body - 1;
 	static char rsp[1024];
 	memcpy(rsp, bt_rsp_head, hn);

@@ -880,6 +880,16 @@ static inline unsigned wr_ovf_code(const struct trk_conn *c, unsigned i)
 }
 
 /* The oldest request without a response, when a response starts. */
+/* The time of a write-side event: the caller's now, or when the caller
+ * passed 0 (the shim does on writes, most of which complete nothing) the
+ * sink's clock, read only when the time is needed. */
+static inline uint64_t trk_clock(uint64_t now, const struct trk_sink *s)
+{
+	if (__builtin_expect(now != 0, 1) || !s->now)
+		return now;
+	return s->now(s->ctx);
+}
+
 static inline __attribute__((always_inline)) void wr_take(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 {
 	uint32_t t = atomic_load_explicit(&c->wr.tail, memory_order_relaxed);
@@ -909,7 +919,7 @@ static inline __attribute__((always_inline)) void wr_take(struct trk_conn *c, ui
 						 (code == TRK_M_CONNECT ? X_CONNECT : 0) | (code == OQ_V09 ? X_V09 : 0));
 		}
 		c->wr.flags = TRK_R_INVALID;
-		c->wr.t_start = now;
+		c->wr.t_start = trk_clock(now, s);
 		s->on_error(s->ctx);
 	}
 	if (c->wr.xflags & X_UNANN) {
@@ -935,7 +945,7 @@ static inline void wr_report(struct trk_conn *c, uint64_t t_end, unsigned xflags
 			     : 0;
 	x.resp_body = c->wr.s.body;
 	x.t_start = c->wr.t_start;
-	x.t_end = t_end;
+	x.t_end = trk_clock(t_end, s);
 	s->on_exchange(s->ctx, &x);
 	if (c->wr.kind == K_RING)
 		atomic_store_explicit(&c->wr.tail, t + 1, memory_order_release);
@@ -1090,20 +1100,20 @@ static inline __attribute__((always_inline)) void wr_head_end(struct trk_conn *c
 	}
 	if (sd->state == S_CLOSE) {
 		sd->misc |= WM_CLOSE;
-		sd->t_mark = now;
+		sd->t_mark = trk_clock(now, s);
 	}
 }
 
 /* The request just taken was HTTP/0.9: its answer has no head, all of it
  * is body until the connection ends. Returns nonzero when so. */
-static inline int wr_v09_body(struct trk_conn *c, uint64_t now)
+static inline int wr_v09_body(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 {
 	if (!(c->wr.xflags & X_V09))
 		return 0;
 	c->wr.status = 200;
 	c->wr.s.state = S_CLOSE;
 	c->wr.s.misc |= WM_CLOSE;
-	c->wr.s.t_mark = now;
+	c->wr.s.t_mark = trk_clock(now, s);
 	return 1;
 }
 
@@ -1587,7 +1597,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 			break;
 		case S_CLOSE:
 			sd->body += n;
-			sd->t_mark = now;
+			sd->t_mark = trk_clock(now, s);
 			return;
 		case S_DEAD:
 			return;
@@ -1649,7 +1659,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 				}
 				if (!(sd->misc & WM_CUR))
 					wr_take(c, now, s);
-				if (wr_v09_body(c, now))
+				if (wr_v09_body(c, now, s))
 					break;
 				wr_lost(c, s);
 				return;
@@ -1670,7 +1680,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 						return;
 					}
 				}
-				sd->t_mark = now;
+				sd->t_mark = trk_clock(now, s);
 			} else if (!(sd->misc & WM_CUR)) {
 				/* A HEAD response's body the server sent anyway. */
 				if ((c->wr.hb_rem || (sd->misc & WM_HBCHUNK)) && !wr_status_prefix(p, e)) {
@@ -1688,7 +1698,7 @@ static void trk_run(struct trk_conn *c, int wr, const char *p, uint64_t n, uint6
 				c->wr.hb_rem = 0;
 				sd->misc &= (uint8_t)~WM_HBCHUNK;
 				wr_take(c, now, s);
-				if (wr_v09_body(c, now))
+				if (wr_v09_body(c, now, s))
 					break;
 			}
 			sd->llen = 0;
@@ -1833,7 +1843,7 @@ static const char *wr_head_memo(struct trk_conn *c, const char *p, const char *e
 	    wr_sline_fast(p, (size_t)(nl - p) - (nl[-1] == '\r'), &st, &ver) < 0 || !trk_memo_same(m, nl + 1))
 		return NULL;
 	wr_take(c, now, s);
-	if (wr_v09_body(c, now))
+	if (wr_v09_body(c, now, s))
 		return p;
 	c->wr.status = (uint16_t)st;
 	sd->ver = (uint8_t)ver;

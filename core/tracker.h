@@ -82,6 +82,11 @@ struct trk_sink {
 	/* The connection is not HTTP/1.x (reported once per connection). */
 	void (*on_unsupported)(void *ctx, unsigned reason);
 	void *ctx;
+	/* Optional: the time now, in the unit of the calls' `now`. A write
+	 * fed with now == 0 reads it here, only when an event needs a time
+	 * (a response ends, a close-delimited body goes on); without it such
+	 * events get time 0. */
+	uint64_t (*now)(void *ctx);
 };
 
 /* Per-connection state, embedded by the caller (the shim's fd table).

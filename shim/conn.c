@@ -135,11 +135,25 @@ static void sink_unsupported(void *ctx, unsigned reason)
 	reg_add(shim.reg, c, 1);
 }
 
+static inline uint64_t conn_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t sink_now(void *ctx)
+{
+	(void)ctx;
+	return conn_now();
+}
+
 static const struct trk_sink conn_sink = {
 	.on_request = sink_request,
 	.on_exchange = sink_exchange,
 	.on_error = sink_error,
 	.on_unsupported = sink_unsupported,
+	.now = sink_now,
 	.ctx = NULL,
 };
 
@@ -189,13 +203,6 @@ static inline struct shim_conn *conn_of(int fd)
 	if ((unsigned)fd >= shim_fd_cap || !(__atomic_load_n(&shim_fd_state[fd], __ATOMIC_ACQUIRE) & SHIM_FD_CONN))
 		return NULL;
 	return &conn_pool[__atomic_load_n(&shim_fd_cid[fd], __ATOMIC_RELAXED)];
-}
-
-static inline uint64_t conn_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static inline int conn_is_off(struct shim_conn *c)
@@ -370,18 +377,21 @@ void shim_conn_readv(int fd, const struct iovec *iov, int iovcnt, size_t n)
 		trk_readv(&c->trk, iov, iovcnt, n, conn_now(), &conn_sink);
 }
 
+/* Writes pass no time: the tracker reads the clock (sink_now) only when
+ * a response ends, and most writes end none (a head before its sendfile
+ * body, the parts of a long body). */
 void shim_conn_write(int fd, const void *buf, size_t n)
 {
 	struct shim_conn *c = conn_live(fd);
 	if (c)
-		trk_write(&c->trk, buf, n, conn_now(), &conn_sink);
+		trk_write(&c->trk, buf, n, 0, &conn_sink);
 }
 
 void shim_conn_writev(int fd, const struct iovec *iov, int iovcnt, size_t n)
 {
 	struct shim_conn *c = conn_live(fd);
 	if (c)
-		trk_writev(&c->trk, iov, iovcnt, n, conn_now(), &conn_sink);
+		trk_writev(&c->trk, iov, iovcnt, n, 0, &conn_sink);
 }
 
 void shim_conn_write_opaque(int fd, uint64_t n)
@@ -390,7 +400,7 @@ void shim_conn_write_opaque(int fd, uint64_t n)
 	if (!c || conn_is_off(c))
 		return;
 	conn_touch(c);
-	trk_write_opaque(&c->trk, n, conn_now(), &conn_sink);
+	trk_write_opaque(&c->trk, n, 0, &conn_sink);
 }
 
 /* End what was pending and stop: after unseen bytes any further parse

@@ -154,7 +154,7 @@ static void tt_run(const struct tt_case *tc, int mode, unsigned seed, struct tt_
 {
 	static uint64_t *bt[TT_MAXSTEP];
 	struct trk_conn c;
-	struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, r };
+	struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, r, NULL };
 	uint64_t now = 100;
 	unsigned sd = seed;
 	int idle_seen = -1;
@@ -722,7 +722,7 @@ Test(tracker, pipelined_past_the_overflow_queue)
 	size_t rn = tt_build_mixed(r, n, 1, ro);
 	struct tt_rec *rec = calloc(1, sizeof *rec);
 	cr_assert_not_null(rec);
-	struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, rec };
+	struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, rec, NULL };
 	struct trk_conn c;
 	trk_init(&c);
 	trk_read(&c, q, qn, 10, &s);
@@ -752,7 +752,7 @@ Test(tracker, head_body_starting_with_h)
 {
 	struct tt_rec *r = calloc(1, sizeof *r);
 	cr_assert_not_null(r);
-	struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, r };
+	struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, r, NULL };
 	struct trk_conn c;
 	trk_init(&c);
 	trk_read(&c, "HEAD /h HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 39, 10, &s);
@@ -799,7 +799,7 @@ Test(tracker, framing_header_spellings)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct tt_rec *r = calloc(1, sizeof *r);
 		cr_assert_not_null(r);
-		struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, r };
+		struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, r, NULL };
 		struct trk_conn c;
 		char q[128], w[256];
 		int v = cases[i].ver;
@@ -828,7 +828,7 @@ Test(tracker, framing_header_spellings)
 Test(tracker, timestamps_follow_the_calls)
 {
 	struct tt_rec *r = calloc(1, sizeof *r);
-	struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, r };
+	struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, r, NULL };
 	struct trk_conn c;
 	trk_init(&c);
 	trk_read(&c, "\r\n", 2, 5, &s);
@@ -842,5 +842,57 @@ Test(tracker, timestamps_follow_the_calls)
 	cr_assert_eq(r->x[0].t_start, 10);
 	cr_assert_eq(r->x[0].t_end, 40);
 	cr_assert_eq(r->x[0].resp_body, 4);
+	free(r);
+}
+
+/* Writes fed with now == 0 ask the sink's clock, and only when a time is
+ * needed: when a response ends or a close-delimited body goes on, never for
+ * a head whose body is still to come, nor for the parts of a body. */
+static uint64_t tt_clock_value, tt_clock_calls;
+
+static uint64_t tt_clock(void *ctx)
+{
+	(void)ctx;
+	tt_clock_calls++;
+	return tt_clock_value;
+}
+
+Test(tracker, writes_read_the_clock_only_when_a_time_is_needed)
+{
+	struct tt_rec *r = calloc(1, sizeof *r);
+	struct trk_sink s = { tt_on_request, tt_on_exchange, tt_on_error, tt_on_unsupported, r, tt_clock };
+	struct trk_conn c;
+	trk_init(&c);
+	tt_clock_calls = 0;
+	trk_read(&c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", 56, 10, &s);
+	cr_assert_eq(tt_clock_calls, 0, "reads bring their own time");
+	tt_clock_value = 20;
+	trk_write(&c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", 38, 0, &s);
+	trk_write(&c, "ab", 2, 0, &s);
+	cr_assert_eq(tt_clock_calls, 0, "a head and part of its body need no time");
+	tt_clock_value = 30;
+	trk_write_opaque(&c, 2, 0, &s);
+	cr_assert_eq(tt_clock_calls, 1);
+	cr_assert_eq(r->nx, 1);
+	cr_assert_eq(r->x[0].t_start, 10);
+	cr_assert_eq(r->x[0].t_end, 30);
+	/* a close-delimited body: each part marks the time, the end uses the last */
+	tt_clock_value = 40;
+	trk_write(&c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nxy", 40, 0, &s);
+	tt_clock_value = 50;
+	trk_write(&c, "z", 1, 0, &s);
+	trk_read(&c, "", 0, 55, &s);
+	trk_end(&c, 60, &s);
+	cr_assert_eq(r->nx, 2);
+	cr_assert_eq(r->x[1].t_start, 10);
+	cr_assert_eq(r->x[1].t_end, 50);
+	cr_assert_eq(r->x[1].resp_body, 3);
+	/* the same writes with a time given never ask the clock */
+	uint64_t calls = tt_clock_calls;
+	trk_init(&c);
+	trk_read(&c, "GET /c HTTP/1.1\r\n\r\n", 19, 70, &s);
+	trk_write(&c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nq", 39, 80, &s);
+	cr_assert_eq(tt_clock_calls, calls);
+	cr_assert_eq(r->x[2].t_end, 80);
 	free(r);
 }
