@@ -7,7 +7,8 @@ cd "$(dirname "$0")/../.."
 T=build/shimtest
 mkdir -p "$T"
 CFL=(-std=gnu11 -Wall -Wextra -Werror -g -O2 -D_GNU_SOURCE)
-LAYER=(shim/real.c shim/fdtable.c shim/conn.c shim/hooks_io.c shim/hooks_fd.c)
+LAYER=(shim/real.c shim/fdtable.c shim/conn.c shim/hooks_io.c shim/hooks_fd.c shim/hooks_poll.c
+	shim/hooks_idle.c)
 
 # build OUT SOURCES... -- rebuilds OUT when any source or header is newer.
 stale() {

@@ -12,7 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/select.h>
+#include <time.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -730,6 +734,46 @@ static int sc_tls(void)
 	return failures ? 1 : 0;
 }
 
+/* Every call a process waits or sleeps in, with timeouts that return at
+ * once, then an accept and closes: the family hears of each (or not) with
+ * its reason, before the real call (tests/shim/test_family_checks.sh). */
+static int sc_waits(void)
+{
+	int l = lst(0);
+	struct pollfd p = {.fd = l, .events = POLLIN};
+	CHECK(poll(&p, 1, 0) == 0);
+	struct timespec z = {0, 0};
+	CHECK(ppoll(&p, 1, &z, NULL) == 0);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev;
+	CHECK(epoll_wait(ep, &ev, 1, 0) == 0);
+	CHECK(epoll_pwait(ep, &ev, 1, 0, NULL) == 0);
+	CHECK(epoll_pwait2(ep, &ev, 1, &z, NULL) == 0);
+	struct timeval tv = {0, 0};
+	CHECK(select(0, NULL, NULL, NULL, &tv) == 0);
+	CHECK(pselect(0, NULL, NULL, NULL, &z, NULL) == 0);
+	CHECK(usleep(1) == 0);
+	CHECK(nanosleep(&z, NULL) == 0);
+	CHECK(clock_nanosleep(CLOCK_MONOTONIC, 0, &z, NULL) == 0);
+	CHECK(sleep(0) == 0);
+	errno = 0;
+	CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
+	CHECK(waitpid(-1, NULL, 0) == -1 && errno == ECHILD);
+	CHECK(wait(NULL) == -1 && errno == ECHILD);
+	sigset_t usr;
+	sigemptyset(&usr);
+	sigaddset(&usr, SIGUSR1);
+	CHECK(sigtimedwait(&usr, NULL, &z) == -1 && errno == EAGAIN);
+	int c = cli(port_of(l));
+	int s = accept(l, NULL, NULL);
+	MUST(s >= 0);
+	CHECK(close(s) == 0);
+	close(c);
+	close(ep);
+	close(l);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -738,6 +782,8 @@ int main(int argc, char **argv)
 	int rc = 2;
 	if (!strcmp(sc, "basic"))
 		rc = sc_basic();
+	else if (!strcmp(sc, "waits"))
+		rc = sc_waits();
 	else if (!strcmp(sc, "peek"))
 		rc = sc_peek();
 	else if (!strcmp(sc, "partial"))
