@@ -10,7 +10,8 @@
 #    has the shim thread, the workers have none before or after serving,
 #    the requests are counted exactly, and after the master is SIGKILLed
 #    with no traffic a worker serves /metrics within 2 s, with a thread
-#    it started then.
+#    it started then;
+#  - the same when the master execs another program instead of dying.
 source "$(dirname "$0")/progs/fam_lib.sh"
 
 WW=$T/watch_waits
@@ -61,4 +62,31 @@ for kind in "epoll -1" "pwait2 -1" "poll 5000" "ppoll -1"; do
 	kill -KILL $workers 2>/dev/null
 	try_for 5 sh -c "! ss -Hltn 'sport = :$M' | grep -q ."
 done
+# The master execs: its pid lives on, but the shim's thread (and the
+# family's registry, for the new image) do not. The kernel clears the
+# owner of the robust mutexes its thread held, and a watching worker
+# serves within 2 s, with the counts kept.
+P=$(free_port); M=$(free_port)
+start "$WORK/srv.log" PROMSHIM_LISTEN=127.0.0.1:$M -- serve "$P" 2 waitin epoll -1 exec 1500
+try_for 10 metrics_ok "$M" || fail "exec: /metrics not served on $M"
+master=$PID
+workers=$(pgrep -P "$master" | tr '\n' ' ')
+for i in 1 2 3; do
+	[ "$(curl -s --max-time 2 "http://127.0.0.1:$P/e$i")" = ok ] || fail "exec: request $i"
+done
+for w in $workers; do
+	[ "$(threads "$w")" = 1 ] || fail "exec: worker $w has $(threads "$w") threads before the exec"
+done
+try_for 5 sh -c "grep -qx sleep /proc/$master/comm" || fail "exec: the master did not exec"
+t0=$(now_ms)
+try_for 5 sh -c "ss -Hltnp 'sport = :$M' | grep -qv 'pid=$master,'" ||
+	fail "exec: no worker serves /metrics within 5 s of the exec"
+try_for 2 metrics_ok "$M" || fail "exec: /metrics not answering"
+took=$(( $(now_ms) - t0 ))
+s=$(listener_pid "$M")
+case " $workers " in *" $s "*) ;; *) fail "exec: /metrics served by '$s', not a worker ($workers)" ;; esac
+[ $took -lt 2000 ] || fail "exec: takeover took $took ms after the exec was seen (limit 2000)"
+n=$(scrape "$M" | awk '/^http_requests_total\{/ {s += $2} END {print s + 0}')
+[ "$n" = 3 ] || fail "exec: after the takeover http_requests_total sums to $n, want 3"
+ok "exec: worker $s serves /metrics $took ms after the master's exec"
 exit 0

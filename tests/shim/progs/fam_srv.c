@@ -7,6 +7,9 @@
  *           [waitin epoll|poll|ppoll|pwait2 MS]  workers wait for the
  *                                  non-blocking listener there, MS at a
  *                                  time (-1: no limit), then accept
+ *           [exec DELAY_MS]        after DELAY_MS, the master execs
+ *                                  `sleep 30` (its pid lives on, its image
+ *                                  and the shim's thread do not)
  *           [sigsuspend]           the master sleeps in sigsuspend and
  *                                  respawns from its SIGCHLD handler, as
  *                                  nginx's does
@@ -198,7 +201,7 @@ int main(int argc, char **argv)
 	}
 	int port = atoi(argv[2]), nworkers = atoi(argv[3]), daemonise = 0;
 	const char *pidfile = NULL;
-	int also_port = 0, also_ms = 0, closeall_ms = -1;
+	int also_port = 0, also_ms = 0, closeall_ms = -1, exec_ms = -1;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "daemon"))
 			daemonise = 1;
@@ -207,6 +210,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "also") && i + 2 < argc) {
 			also_port = atoi(argv[++i]);
 			also_ms = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "exec") && i + 1 < argc) {
+			exec_ms = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "closeall") && i + 1 < argc) {
 			closeall_ms = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "waitin") && i + 2 < argc) {
@@ -265,6 +270,11 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < nworkers; i++)
 		spawn(lfd);
+	if (exec_ms >= 0) {
+		usleep((useconds_t)exec_ms * 1000);
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		die("exec");
+	}
 	if (closeall_ms >= 0) {
 		usleep((useconds_t)closeall_ms * 1000);
 		int r = close_range((unsigned)lfd + 1, ~0u, 0);
