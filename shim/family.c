@@ -159,6 +159,18 @@ static void fam_hold_alive(void)
 		__atomic_store_n(&F->member[slot].holding, 1, __ATOMIC_RELEASE);
 }
 
+static int64_t fam_now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A child at a wait it can slice, whose parent's thread has not started:
+ * whether it has waited for it long enough (since its first look, reset
+ * in the atfork child handler). */
+static int64_t fam_parent_since;
+
 /* Wait while the member this process was forked from lives and serves or
  * stands by: it lived longer, and it is preferred. */
 static void fam_defer_to_parent(void)
@@ -168,7 +180,12 @@ static void fam_defer_to_parent(void)
 	if (p <= 0 || slot < 0 || slot >= REG_MAX_MEMBERS)
 		return;
 	pthread_mutex_t *m = &F->member[slot].alive;
-	for (int waited = 0; waited < FAM_PARENT_WAIT_MS; waited += FAM_PARENT_START_MS) {
+	/* a parent whose thread has not started is waited for at most
+	 * FAM_PARENT_WAIT_MS from the child's first look at it */
+	int64_t since = __atomic_load_n(&fam_parent_since, __ATOMIC_RELAXED);
+	if (!since)
+		since = fam_now_ms();
+	for (;;) {
 		if (__atomic_load_n(&F->member[slot].pid, __ATOMIC_ACQUIRE) != (int)p ||
 		    !__atomic_load_n(&F->member[slot].standby, __ATOMIC_ACQUIRE) || getppid() != p)
 			return;
@@ -182,7 +199,7 @@ static void fam_defer_to_parent(void)
 		 * the parent's thread is starting. */
 		int started = __atomic_load_n(&F->member[slot].holding, __ATOMIC_ACQUIRE);
 		pthread_mutex_unlock(m);
-		if (r == EOWNERDEAD || started)
+		if (r == EOWNERDEAD || started || fam_now_ms() - since >= FAM_PARENT_WAIT_MS)
 			return;
 		fam_sleep_ms(FAM_PARENT_START_MS);
 	}
@@ -291,21 +308,11 @@ static enum fam_parent_state fam_parent_state(void)
 	return FAM_PARENT_STARTING;
 }
 
-static int64_t fam_now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* A child at a wait it can slice, whose parent's thread has not started:
- * whether it has waited for it long enough. */
 static int fam_parent_late(void)
 {
-	static int64_t since;
-	int64_t now = fam_now_ms();
+	int64_t now = fam_now_ms(), since = __atomic_load_n(&fam_parent_since, __ATOMIC_RELAXED);
 	if (!since)
-		since = now;
+		__atomic_store_n(&fam_parent_since, since = now, __ATOMIC_RELAXED);
 	return now - since >= FAM_PARENT_WAIT_MS;
 }
 
@@ -527,6 +534,7 @@ static void fam_atfork_child(void)
 	fam_thread_started = 0;
 	fam_listened = 0;
 	fam_blocked = 0;
+	fam_parent_since = 0;
 	shim_family_pending = fam_capable;
 	shim_family_watch = NULL;
 	shim_family_watch_lfd = -1;

@@ -11,7 +11,8 @@
 #    the requests are counted exactly, and after the master is SIGKILLed
 #    with no traffic a worker serves /metrics within 2 s, with a thread
 #    it started then;
-#  - the same when the master execs another program instead of dying.
+#  - the same when the master execs another program instead of dying;
+#  - a master that never settles where a hook sees it: a worker serves.
 source "$(dirname "$0")/progs/fam_lib.sh"
 
 WW=$T/watch_waits
@@ -89,4 +90,21 @@ case " $workers " in *" $s "*) ;; *) fail "exec: /metrics served by '$s', not a 
 n=$(scrape "$M" | awk '/^http_requests_total\{/ {s += $2} END {print s + 0}')
 [ "$n" = 3 ] || fail "exec: after the takeover http_requests_total sums to $n, want 3"
 ok "exec: worker $s serves /metrics $took ms after the master's exec"
+kill -KILL $workers 2>/dev/null
+
+# A master that never settles where a hook sees it (it sleeps in a read)
+# never starts its thread: its workers stop waiting for it after a second
+# and one of them serves.
+P=$(free_port); M=$(free_port)
+start "$WORK/srv.log" PROMSHIM_LISTEN=127.0.0.1:$M -- serve "$P" 2 waitin epoll -1 stuck
+t0=$(now_ms)
+try_for 10 metrics_ok "$M" || fail "stuck: /metrics not served within 10 s"
+took=$(( $(now_ms) - t0 ))
+master=$PID
+s=$(listener_pid "$M")
+[ "$s" != "$master" ] && [ "$(ps -o ppid= -p "$s" | tr -d ' ')" = "$master" ] ||
+	fail "stuck: /metrics served by '$s', not a worker of $master"
+[ "$(threads "$master")" = 1 ] || fail "stuck: the master has $(threads "$master") threads"
+[ $took -lt 2500 ] || fail "stuck: /metrics came after $took ms (a worker waits 1 s for its parent, once)"
+ok "stuck: worker $s serves /metrics after $took ms, the master has no thread"
 exit 0

@@ -7,6 +7,8 @@
  *           [waitin epoll|poll|ppoll|pwait2 MS]  workers wait for the
  *                                  non-blocking listener there, MS at a
  *                                  time (-1: no limit), then accept
+ *           [stuck]                the master sleeps in a read of a pipe
+ *                                  that never gets data (no hook sees it)
  *           [exec DELAY_MS]        after DELAY_MS, the master execs
  *                                  `sleep 30` (its pid lives on, its image
  *                                  and the shim's thread do not)
@@ -201,7 +203,7 @@ int main(int argc, char **argv)
 	}
 	int port = atoi(argv[2]), nworkers = atoi(argv[3]), daemonise = 0;
 	const char *pidfile = NULL;
-	int also_port = 0, also_ms = 0, closeall_ms = -1, exec_ms = -1;
+	int also_port = 0, also_ms = 0, closeall_ms = -1, exec_ms = -1, stuck = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "daemon"))
 			daemonise = 1;
@@ -210,6 +212,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "also") && i + 2 < argc) {
 			also_port = atoi(argv[++i]);
 			also_ms = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "stuck")) {
+			stuck = 1;
 		} else if (!strcmp(argv[i], "exec") && i + 1 < argc) {
 			exec_ms = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "closeall") && i + 1 < argc) {
@@ -270,6 +274,15 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < nworkers; i++)
 		spawn(lfd);
+	if (stuck) {
+		int p[2];
+		char c;
+		if (pipe(p) < 0)
+			die("pipe");
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		die("read");
+	}
 	if (exec_ms >= 0) {
 		usleep((useconds_t)exec_ms * 1000);
 		execl("/bin/sleep", "sleep", "30", (char *)NULL);
