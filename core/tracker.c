@@ -1395,6 +1395,25 @@ static inline __m128i trk_memo_block(const char *p, const char *k, __m128i *bad)
 	*bad = _mm_or_si128(*bad, _mm_min_epu8(_mm_xor_si128(a, kk), kk));
 	return _mm_cmpeq_epi8(a, _mm_set1_epi8('\n'));
 }
+
+/* The bytes of the kept section from o on, fewer than 32: a block of 16,
+ * then the 16 ending at len masked to the bytes not covered yet (len is
+ * at least 16). Adds to *bad, returns nl less the newlines found. */
+static inline __m128i trk_memo_tail(const struct trk_memo *m, const char *p, size_t o, __m128i *bad,
+				    __m128i nl)
+{
+	size_t len = m->len;
+	if (o + 16 <= len) {
+		nl = _mm_sub_epi8(nl, trk_memo_block(p + o, m->sec + o, bad));
+		o += 16;
+	}
+	if (o < len) {
+		size_t t = len - 16;
+		__m128i fresh = _mm_loadu_si128((const __m128i *)(const void *)(trk_lanes_from + 16 - (o - t)));
+		nl = _mm_sub_epi8(nl, _mm_and_si128(trk_memo_block(p + t, m->sec + t, bad), fresh));
+	}
+	return nl;
+}
 #endif
 
 #ifdef TRK_WIDE
@@ -1423,16 +1442,7 @@ __attribute__((target("avx2"), noinline)) static int trk_memo_same_wide(const st
 		nl = _mm256_sub_epi8(nl, _mm256_cmpeq_epi8(a, lf));
 	}
 	const __m128i z1 = _mm_setzero_si128();
-	__m128i bad1 = z1, nl1 = z1;
-	if (o + 16 <= len) {
-		nl1 = _mm_sub_epi8(nl1, trk_memo_block(p + o, m->sec + o, &bad1));
-		o += 16;
-	}
-	if (o < len) {
-		size_t t = len - 16;
-		__m128i fresh = _mm_loadu_si128((const __m128i *)(const void *)(trk_lanes_from + 16 - (o - t)));
-		nl1 = _mm_sub_epi8(nl1, _mm_and_si128(trk_memo_block(p + t, m->sec + t, &bad1), fresh));
-	}
+	__m128i bad1 = z1, nl1 = trk_memo_tail(m, p, o, &bad1, z1);
 	__m256i sum = _mm256_sad_epu8(nl, z);
 	__m128i s1 = _mm_add_epi64(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
 	s1 = _mm_add_epi64(s1, _mm_sad_epu8(nl1, z1));
@@ -1466,15 +1476,7 @@ static inline int trk_memo_same(const struct trk_memo *m, const char *p)
 		nl = _mm_sub_epi8(nl, trk_memo_block(p + o, m->sec + o, &bad));
 		nl = _mm_sub_epi8(nl, trk_memo_block(p + o + 16, m->sec + o + 16, &bad));
 	}
-	if (o + 16 <= len) {
-		nl = _mm_sub_epi8(nl, trk_memo_block(p + o, m->sec + o, &bad));
-		o += 16;
-	}
-	if (o < len) {
-		size_t t = len - 16;
-		__m128i fresh = _mm_loadu_si128((const __m128i *)(const void *)(trk_lanes_from + 16 - (o - t)));
-		nl = _mm_sub_epi8(nl, _mm_and_si128(trk_memo_block(p + t, m->sec + t, &bad), fresh));
-	}
+	nl = trk_memo_tail(m, p, o, &bad, nl);
 	__m128i sum = _mm_sad_epu8(nl, z);
 	unsigned nls = (unsigned)_mm_cvtsi128_si32(sum) + (unsigned)_mm_extract_epi16(sum, 4);
 	return _mm_movemask_epi8(_mm_cmpeq_epi8(bad, z)) == 0xffff && nls == m->nls;
