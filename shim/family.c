@@ -364,7 +364,7 @@ static void fam_check(int why, int lfd)
 	}
 }
 
-void shim_family_check_slow(int why, int lfd)
+__attribute__((noinline, cold)) void shim_family_check_slow(int why, int lfd)
 {
 	int e = errno;
 	fam_check(why, lfd);
@@ -387,7 +387,7 @@ static void fam_watch(int why, int lfd)
 		shim_family_watch_lfd = lfd;
 }
 
-void shim_family_watch_slow(int why, int lfd)
+__attribute__((noinline, cold)) void shim_family_watch_slow(int why, int lfd)
 {
 	int e = errno;
 	fam_watch(why, lfd);

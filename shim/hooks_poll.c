@@ -236,16 +236,26 @@ EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct timespec
 	return SHIM_REAL(pselect)(n, r, w, x, t, ss);
 }
 
+/* After a first slice that timed out: kept apart, so that a watching
+ * worker's busy waits (the first slice ends with events) need a small
+ * frame. */
+static __attribute__((noinline)) int hk_epoll_more(int ep, struct epoll_event *ev, int max, int ms)
+{
+	struct hk_wait w = {.kind = HK_EPOLL, .fds = ev, .n = (unsigned long)max, .ep = ep};
+	return hk_wait_rest(&w, ms < 0 ? -1 : (int64_t)ms * 1000000);
+}
+
 static __attribute__((noinline)) int hk_epoll_sliced(int ep, struct epoll_event *ev, int max, int ms)
 {
-	shim_family_check(SHIM_CHECK_WAIT, -1);
-	if ((unsigned)ms <= SHIM_WATCH_MS || !shim_family_slicing())
-		return SHIM_REAL(epoll_wait)(ep, ev, max, ms);
+	if (!shim_family_watch_quiet() || (unsigned)ms <= SHIM_WATCH_MS) {
+		shim_family_check(SHIM_CHECK_WAIT, -1);
+		if ((unsigned)ms <= SHIM_WATCH_MS || !shim_family_slicing())
+			return SHIM_REAL(epoll_wait)(ep, ev, max, ms);
+	}
 	int r = SHIM_REAL(epoll_wait)(ep, ev, max, SHIM_WATCH_MS);
 	if (r != 0)
 		return r;
-	struct hk_wait w = {.kind = HK_EPOLL, .fds = ev, .n = (unsigned long)max, .ep = ep};
-	return hk_wait_rest(&w, ms < 0 ? -1 : (int64_t)ms * 1000000);
+	return hk_epoll_more(ep, ev, max, ms);
 }
 
 EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int ms)
@@ -253,6 +263,13 @@ EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int ms)
 	if (UNLIKELY(shim_family_slicing()))
 		return hk_epoll_sliced(ep, ev, max, ms);
 	return SHIM_REAL(epoll_wait)(ep, ev, max, ms);
+}
+
+static __attribute__((noinline)) int hk_epoll_p_more(int ep, struct epoll_event *ev, int max, int ms,
+						    const sigset_t *ss)
+{
+	struct hk_wait w = {.kind = HK_EPOLL_P, .fds = ev, .n = (unsigned long)max, .ss = ss, .ep = ep};
+	return hk_wait_rest(&w, ms < 0 ? -1 : (int64_t)ms * 1000000);
 }
 
 static __attribute__((noinline)) int hk_epoll_p_sliced(int ep, struct epoll_event *ev, int max, int ms,
@@ -264,8 +281,7 @@ static __attribute__((noinline)) int hk_epoll_p_sliced(int ep, struct epoll_even
 	int r = SHIM_REAL(epoll_pwait)(ep, ev, max, SHIM_WATCH_MS, ss);
 	if (r != 0)
 		return r;
-	struct hk_wait w = {.kind = HK_EPOLL_P, .fds = ev, .n = (unsigned long)max, .ss = ss, .ep = ep};
-	return hk_wait_rest(&w, ms < 0 ? -1 : (int64_t)ms * 1000000);
+	return hk_epoll_p_more(ep, ev, max, ms, ss);
 }
 
 EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int ms, const sigset_t *ss)

@@ -108,6 +108,16 @@ static inline int shim_family_slicing(void)
 	       (__atomic_load_n(&shim_family_watch, __ATOMIC_RELAXED) != 0);
 }
 
+/* Watching a parent that lives, with nothing pending: the state of a
+ * thread-free worker, in which shim_family_check(SHIM_CHECK_WAIT) has
+ * nothing to do and long waits are sliced. */
+static inline int shim_family_watch_quiet(void)
+{
+	const int *w = __atomic_load_n(&shim_family_watch, __ATOMIC_RELAXED);
+	return !__atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED) && w &&
+	       (__atomic_load_n(w, __ATOMIC_RELAXED) & FUTEX_TID_MASK);
+}
+
 static inline void shim_family_check(int why, int lfd)
 {
 	if (__builtin_expect(__atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED), 0)) {
