@@ -104,7 +104,7 @@ _Static_assert(TRK_M_COUNT <= OQ_V09, "methods fit in 4 bits");
 #define WM_DISCARD 0x04u  /* the chunked body being skipped belongs to no exchange */
 #define WM_HBCHUNK 0x08u  /* the last HEAD response announced a chunked body */
 
-_Static_assert(sizeof(struct trk_conn) <= 1536, "trk_conn must stay within 1.5 KiB");
+_Static_assert(sizeof(struct trk_conn) <= 1600, "trk_conn must stay within 25 cache lines");
 
 static const char trk_names[TRK_M_COUNT][8] = {
 	"_OTHER", "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
@@ -591,20 +591,27 @@ static void rd_unsupported(struct trk_conn *c, unsigned reason, const struct trk
 	trk_stop(c);
 }
 
-/* A parsed request line: announce it and start its header section. */
-static inline __attribute__((always_inline)) void rd_announce(struct trk_conn *c, unsigned m, const char *path, size_t len, unsigned flags,
-			       int ver, const struct trk_sink *s)
+/* A parsed request line: announce it and start its header section. With
+ * again, the line is the one the read side's line memo holds. Returns the
+ * tag as the sink gave it, TRK_TAG_ONCE when none was asked for. */
+static inline __attribute__((always_inline)) uint32_t rd_announce(struct trk_conn *c, unsigned m, const char *path,
+							      size_t len, unsigned flags, int ver,
+							      const struct trk_lmemo *again,
+							      const struct trk_sink *s)
 {
 	struct trk_side *sd = &c->rd.s;
 	struct trk_pend *p = rd_slot(c);
+	uint32_t tag = TRK_TAG_ONCE;
 	if (c->rd.kind == K_NONE) {
 		/* more requests ahead of their responses than the tracker keeps */
 		s->on_error(s->ctx);
 		rd_swamped(c);
-		return;
+		return tag;
 	}
 	if (p) {
-		p->tag = s->on_request(s->ctx, m, path, len, flags);
+		tag = again && s->on_again ? s->on_again(s->ctx, again->tag)
+					   : s->on_request(s->ctx, m, path, len, flags);
+		p->tag = tag & ~TRK_TAG_ONCE;
 		p->t_start = sd->t_mark;
 		p->method = (uint8_t)m;
 		p->flags = (uint8_t)flags;
@@ -621,9 +628,10 @@ static inline __attribute__((always_inline)) void rd_announce(struct trk_conn *c
 	rd_publish(c);
 	if (ver == 9) {
 		rd_done(c);
-		return;
+		return tag;
 	}
 	sd->state = S_HDR;
+	return tag;
 }
 
 /* The usual request line, whole in the caller's buffer lo..hi: a known
@@ -685,7 +693,7 @@ static inline int rd_start_fast(struct trk_conn *c, const char *l, size_t n, con
 	if (rd_rline_fast(l, n, lo, hi, &r) < 0)
 		return -1;
 	c->rd.s.misc |= RM_SEEN;
-	rd_announce(c, r.method, r.path, r.len, r.flags, r.ver, s);
+	rd_announce(c, r.method, r.path, r.len, r.flags, r.ver, NULL, s);
 	return 0;
 }
 
@@ -812,13 +820,14 @@ static void rd_start_line(struct trk_conn *c, const char *l, size_t n, int over,
 		if (cut)
 			flags |= TRK_R_TRUNCATED;
 	}
-	rd_announce(c, m, ps, (size_t)(pe - ps), flags, ver, s);
+	rd_announce(c, m, ps, (size_t)(pe - ps), flags, ver, NULL, s);
 }
 
 /* After the request's last body byte. */
 static inline void rd_msg_end(struct trk_conn *c)
 {
-	rd_body_note(c);
+	if (c->rd.s.body)
+		rd_body_note(c); /* rd_publish wrote 0 */
 	uint8_t x = c->rd.xflags;
 	if (x & X_CLOSE) {
 		rd_done(c);
@@ -924,7 +933,7 @@ static inline __attribute__((always_inline)) void wr_take(struct trk_conn *c, ui
 	}
 	if (c->wr.xflags & X_UNANN) {
 		c->wr.flags |= TRK_R_INVALID;
-		c->wr.tag = s->on_request(s->ctx, c->wr.method, "", 0, c->wr.flags);
+		c->wr.tag = s->on_request(s->ctx, c->wr.method, "", 0, c->wr.flags) & ~TRK_TAG_ONCE;
 	}
 	c->wr.s.misc |= WM_CUR;
 	c->wr.s.misc &= (uint8_t)~WM_CLOSE;
@@ -1491,6 +1500,25 @@ static inline int trk_memo_same(const struct trk_memo *m, const char *p)
 #endif
 }
 
+/* A memo missed: the next 0, 1, 3, then 7 heads do not try it. */
+static inline void trk_backoff(uint8_t *miss, uint8_t *skip)
+{
+	if (*miss < 4)
+		(*miss)++;
+	*skip = (uint8_t)((1u << (*miss - 1)) - 1);
+}
+
+/* A head whose start line did not come from the line memo (missed says
+ * whether it was tried). Returns whether its line should be kept. */
+static inline int trk_line_pass(uint8_t *miss, uint8_t *skip, int missed)
+{
+	if (*skip)
+		return --*skip == 0;
+	if (missed)
+		trk_backoff(miss, skip);
+	return *skip == 0;
+}
+
 /* A header section starts at p (the start line was just parsed). When it
  * matches the side's memo, the head ends here: returns the byte after it.
  * Else returns NULL, with *keep set to p when the section should be kept
@@ -1516,9 +1544,7 @@ static const char *trk_memo_try(struct trk_conn *c, int wr, const char *p, const
 	if (p == e)
 		return NULL; /* the section comes with the next bytes: no verdict */
 	if ((size_t)(e - p) < m->len || !trk_memo_same(m, p)) {
-		if (m->miss < 4)
-			m->miss++;
-		m->skip = (uint8_t)((1u << (m->miss - 1)) - 1);
+		trk_backoff(&m->miss, &m->skip);
 		*keep = p;
 		return NULL;
 	}
@@ -1801,28 +1827,85 @@ static inline int wr_body_fast(struct trk_conn *c, uint64_t n, uint64_t now, con
 /* ---- whole heads the memo knows ---- */
 
 /* A side can take its next head by the memo: between messages, nothing
- * held, the memo due to be tried, and no blank line to skip first. */
+ * held, the memo due to be tried, and no blank line to skip first (nor
+ * another control byte, which no start line begins with). */
 static inline int trk_memo_due(const struct trk_side *sd, const struct trk_memo *m, const char *p)
 {
-	return sd->state == S_IDLE && m->len && !m->skip && *p != '\r' && *p != '\n';
+	return sd->state == S_IDLE && (unsigned char)*p > '\r' && m->len && !m->skip;
+}
+
+/* The len bytes at a equal the len bytes at k (16 <= len): 16 at a time,
+ * the last 16 ending at len, one branch at the end. */
+static inline int trk_line_same(const char *a, const char *k, size_t len)
+{
+#ifdef __SSE2__
+	__m128i eq = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(a + len - 16)),
+				    _mm_loadu_si128((const __m128i *)(const void *)(k + len - 16)));
+	for (size_t o = 0; o + 16 < len; o += 16)
+		eq = _mm_and_si128(eq, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(a + o)),
+						      _mm_loadu_si128((const __m128i *)(const void *)(k + o))));
+	return _mm_movemask_epi8(eq) == 0xffff;
+#else
+	return memcmp(a, k, len) == 0;
+#endif
+}
+
+/* Copies len bytes (16 <= len <= room) from a to k the same way. */
+static inline void trk_line_copy(char *k, const char *a, size_t len)
+{
+#ifdef __SSE2__
+	for (size_t o = 0; o + 16 < len; o += 16)
+		_mm_storeu_si128((__m128i *)(void *)(k + o), _mm_loadu_si128((const __m128i *)(const void *)(a + o)));
+	_mm_storeu_si128((__m128i *)(void *)(k + len - 16),
+			 _mm_loadu_si128((const __m128i *)(const void *)(a + len - 16)));
+#else
+	memcpy(k, a, len);
+#endif
 }
 
 /* The request at p..e when its line is the usual one and its header
  * section matches the memo: announced and ended as the line engine would
  * (with the same callbacks), returning the byte after its head; NULL with
- * nothing done otherwise. The connection's first request line was seen. */
+ * nothing done otherwise. The connection's first request line was seen.
+ * A line equal to the line memo's is taken from it; another one that was
+ * announced into the ring replaces it. */
 static const char *rd_head_memo(struct trk_conn *c, const char *p, const char *e, uint64_t now,
 				const struct trk_sink *s)
 {
 	struct trk_side *sd = &c->rd.s;
 	struct trk_memo *m = &c->rd.memo;
-	struct rd_rline r;
-	const char *nl = trk_find_nl(p, e, p);
-	if (!nl || (size_t)(e - nl - 1) < m->len ||
-	    rd_rline_fast(p, (size_t)(nl - p) - (nl[-1] == '\r'), p, e, &r) < 0 || !trk_memo_same(m, nl + 1))
-		return NULL;
-	sd->t_mark = now;
-	rd_announce(c, r.method, r.path, r.len, r.flags, r.ver, s);
+	struct trk_lmemo *lm = &c->rd.lm;
+	size_t ll = lm->len;
+	const char *nl;
+	if (ll && !lm->skip && (size_t)(e - p) >= ll + m->len && trk_line_same(p, lm->line, ll)) {
+		nl = p + ll - 1;
+		if (!trk_memo_same(m, nl + 1))
+			return NULL;
+		lm->miss = 0;
+		sd->t_mark = now;
+		rd_announce(c, lm->method, p + lm->poff, lm->plen, 0, lm->ver, lm, s);
+	} else {
+		struct rd_rline r;
+		int keep = trk_line_pass(&lm->miss, &lm->skip, ll != 0);
+		nl = trk_find_nl(p, e, p);
+		if (!nl || (size_t)(e - nl - 1) < m->len ||
+		    rd_rline_fast(p, (size_t)(nl - p) - (nl[-1] == '\r'), p, e, &r) < 0 || !trk_memo_same(m, nl + 1))
+			return NULL;
+		sd->t_mark = now;
+		uint32_t tag = rd_announce(c, r.method, r.path, r.len, r.flags, r.ver, NULL, s);
+		ll = (size_t)(nl + 1 - p);
+		if (keep)
+			lm->len = 0;
+		if (keep && !(tag & TRK_TAG_ONCE) && !r.flags && ll >= 16 && ll <= TRK_LMEMO) {
+			trk_line_copy(lm->line, p, ll);
+			lm->tag = tag;
+			lm->method = (uint8_t)r.method;
+			lm->ver = (uint8_t)r.ver;
+			lm->poff = (uint8_t)(r.path - p);
+			lm->plen = (uint8_t)r.len;
+			lm->len = (uint8_t)ll;
+		}
+	}
 	if (sd->state == S_HDR) {
 		m->miss = 0;
 		sd->hf = m->hf;
@@ -1833,16 +1916,39 @@ static const char *rd_head_memo(struct trk_conn *c, const char *p, const char *e
 }
 
 /* The same for a response: the usual status line and a known section,
- * once no HEAD response's body may come first. */
+ * once no HEAD response's body may come first. A status line equal to
+ * the status memo's is taken from it; another one replaces it. */
 static const char *wr_head_memo(struct trk_conn *c, const char *p, const char *e, uint64_t now,
 				const struct trk_sink *s)
 {
 	struct trk_side *sd = &c->wr.s;
 	struct trk_memo *m = &c->wr.memo;
+	struct trk_smemo *sm = &c->wr.sm;
+	size_t ll = sm->len;
 	unsigned st, ver;
-	const char *nl = trk_find_nl(p, e, p);
-	if (!nl || (size_t)(e - nl - 1) < m->len ||
-	    wr_sline_fast(p, (size_t)(nl - p) - (nl[-1] == '\r'), &st, &ver) < 0 || !trk_memo_same(m, nl + 1))
+	const char *nl;
+	if (ll && !sm->skip && (size_t)(e - p) >= ll + m->len && trk_line_same(p, sm->line, ll)) {
+		nl = p + ll - 1;
+		st = sm->status;
+		ver = sm->ver;
+		sm->miss = 0;
+	} else {
+		int keep = trk_line_pass(&sm->miss, &sm->skip, ll != 0);
+		nl = trk_find_nl(p, e, p);
+		if (!nl || (size_t)(e - nl - 1) < m->len ||
+		    wr_sline_fast(p, (size_t)(nl - p) - (nl[-1] == '\r'), &st, &ver) < 0)
+			return NULL;
+		ll = (size_t)(nl + 1 - p);
+		if (keep)
+			sm->len = 0;
+		if (keep && ll >= 16 && ll <= TRK_SMEMO) {
+			trk_line_copy(sm->line, p, ll);
+			sm->status = (uint16_t)st;
+			sm->ver = (uint8_t)ver;
+			sm->len = (uint8_t)ll;
+		}
+	}
+	if (!trk_memo_same(m, nl + 1))
 		return NULL;
 	wr_take(c, now, s);
 	if (wr_v09_body(c, now, s))
@@ -1960,7 +2066,7 @@ void trk_end(struct trk_conn *c, uint64_t now, const struct trk_sink *s)
 		unsigned code = wr_ovf_code(c, oi);
 		unsigned m = code == OQ_V09 ? TRK_M_GET : code;
 		struct trk_exchange x = {
-			.tag = s->on_request(s->ctx, m, "", 0, TRK_R_INVALID),
+			.tag = s->on_request(s->ctx, m, "", 0, TRK_R_INVALID) & ~TRK_TAG_ONCE,
 			.method = (uint8_t)m,
 			.flags = TRK_R_INVALID | TRK_X_ABORTED,
 			.t_start = now,

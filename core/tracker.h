@@ -87,10 +87,22 @@ struct trk_sink {
 	 * (a response ends, a close-delimited body goes on); without it such
 	 * events get time 0. */
 	uint64_t (*now)(void *ctx);
+	/* Optional: a request whose line is, byte for byte, the line of the
+	 * connection's previous request that on_request returned tag for
+	 * (same method, path and flags). Returns the tag to use, as
+	 * on_request would have (never with TRK_TAG_ONCE): a sink whose
+	 * on_request answers the same arguments with the same tag can skip
+	 * its lookup here. Without it, on_request is called. */
+	uint32_t (*on_again)(void *ctx, uint32_t tag);
 };
 
+/* A tag on_request returns with this bit set is used without it, and not
+ * for again: a later request with the same line is asked of on_request.
+ * For answers that may change for the same arguments. */
+#define TRK_TAG_ONCE 0x80000000u
+
 /* Per-connection state, embedded by the caller (the shim's fd table).
- * Fixed size (1,536 bytes); fields are internal to core/tracker.c. The
+ * Fixed size (1,600 bytes); fields are internal to core/tracker.c. The
  * request side and the response side sit in separate cache lines; they share
  * only the ring of pending requests (single producer: the read side; single
  * consumer: the write side) and the rarely written flags in sh. */
@@ -141,6 +153,35 @@ struct trk_memo {
 	char sec[TRK_MEMO];             /* the section, 0 where it may differ */
 };
 
+#define TRK_LMEMO 96 /* bytes of a request line the read side remembers */
+#define TRK_SMEMO 42 /* bytes of a status line the write side remembers */
+
+/* The start line of a recent head a side took by its memo, byte for byte
+ * with its line end (len 0: none), and what it gave: the next head that
+ * starts with the same bytes skips the line's parse, and for a request the
+ * sink's lookup of its path (trk_sink.on_again). After misses in a row it
+ * is tried (and renewed) less often, as the section memo is. */
+struct trk_lmemo {
+	uint32_t tag;  /* what on_request returned for it */
+	uint8_t len;   /* line bytes, LF included: 16 to TRK_LMEMO */
+	uint8_t method;
+	uint8_t ver;
+	uint8_t poff;  /* the path: line + poff, plen bytes */
+	uint8_t plen;
+	uint8_t miss;  /* misses in a row */
+	uint8_t skip;  /* heads left before the next try */
+	uint8_t pad[5];
+	char line[TRK_LMEMO];
+};
+
+struct trk_smemo {
+	uint16_t status;
+	uint8_t len;   /* line bytes, LF included: 16 to TRK_SMEMO */
+	uint8_t ver;
+	uint8_t miss, skip;
+	char line[TRK_SMEMO];
+};
+
 struct trk_conn {
 	struct {
 		struct trk_side s;
@@ -148,6 +189,7 @@ struct trk_conn {
 		uint8_t method, flags, xflags, kind;
 		char line[TRK_RLINE];
 		struct trk_memo memo;
+		struct trk_lmemo lm;
 	} rd;
 	struct {
 		_Atomic uint32_t ovf;    /* requests read that found the ring full, not yet answered */
@@ -170,6 +212,7 @@ struct trk_conn {
 		uint64_t hb_rem; /* body bytes a HEAD response announced (a lenient skip) */
 		char line[TRK_WLINE];
 		struct trk_memo memo;
+		struct trk_smemo sm;
 	} wr __attribute__((aligned(64)));
 	struct trk_pend ring[TRK_PENDING] __attribute__((aligned(64)));
 };

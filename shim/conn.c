@@ -70,7 +70,9 @@ static inline void conn_gauge_conns(int64_t d)
 /* A path not in the route cache: the resolver and the registry's
  * interning, then the cache. Two verdicts are not remembered, being the
  * ones a racing member can still take back: a route table found full
- * (REG_ROUTE_OTHER) and a segment collapsed to `*` (ROUTE_COLLAPSED). */
+ * (REG_ROUTE_OTHER) and a segment collapsed to `*` (ROUTE_COLLAPSED).
+ * They carry TRK_TAG_ONCE, so that the tracker's line memo forgets them
+ * too. */
 static __attribute__((noinline)) uint32_t conn_route_slow(const char *path, size_t len, unsigned trunc,
 							   const struct rcache_key *k)
 {
@@ -80,8 +82,9 @@ static __attribute__((noinline)) uint32_t conn_route_slow(const char *path, size
 	int n = route_resolve_how(&shim.routes, path, len, trunc != 0, label, sizeof label, &how);
 	if (n >= 0)
 		id = reg_route(shim.reg, label, (size_t)n);
-	if (id != REG_ROUTE_OTHER && !(how & ROUTE_COLLAPSED))
-		rcache_put(&conn_routes, k, id);
+	if (id == REG_ROUTE_OTHER || (how & ROUTE_COLLAPSED))
+		return id | TRK_TAG_ONCE;
+	rcache_put(&conn_routes, k, id);
 	return id;
 }
 
@@ -104,6 +107,16 @@ static uint32_t sink_request(void *ctx, unsigned method, const char *path, size_
 	}
 	conn_gauge_inflight(1);
 	return id;
+}
+
+/* The connection's previous request line again: its route, already
+ * resolved (routes of a path never change, see core/rcache.h). */
+static uint32_t sink_again(void *ctx, uint32_t tag)
+{
+	(void)ctx;
+	if (tag != SHIM_CONN_TAG_EXCLUDED)
+		conn_gauge_inflight(1);
+	return tag;
 }
 
 static void sink_exchange(void *ctx, const struct trk_exchange *x)
@@ -154,6 +167,7 @@ static const struct trk_sink conn_sink = {
 	.on_error = sink_error,
 	.on_unsupported = sink_unsupported,
 	.now = sink_now,
+	.on_again = sink_again,
 	.ctx = NULL,
 };
 

@@ -69,6 +69,6 @@ void shim_conn_exit_all(void);
 uint64_t shim_conn_untracked(void);
 
 /* Tag on_request returns for an excluded request: nothing is recorded. */
-#define SHIM_CONN_TAG_EXCLUDED 0xffffffffu
+#define SHIM_CONN_TAG_EXCLUDED 0x7fffffffu
 
 #endif

@@ -280,7 +280,7 @@ Test(tracker, differential_requests_vs_http_parser, .timeout = 120)
 		for (int split = 0; split < 2; split++) {
 			struct df_trk t;
 			memset(&t, 0, sizeof t);
-			struct trk_sink sk = { df_t_request, df_t_exchange, df_t_error, df_t_unsupported, &t, NULL };
+			struct trk_sink sk = { df_t_request, df_t_exchange, df_t_error, df_t_unsupported, &t, NULL, NULL };
 			struct trk_conn c;
 			uint64_t now = 1;
 			trk_init(&c);
@@ -354,7 +354,7 @@ Test(tracker, differential_responses_vs_http_parser, .timeout = 120)
 		for (int split = 0; split < 2; split++) {
 			struct df_trk t;
 			memset(&t, 0, sizeof t);
-			struct trk_sink sk = { df_t_request, df_t_exchange, df_t_error, df_t_unsupported, &t, NULL };
+			struct trk_sink sk = { df_t_request, df_t_exchange, df_t_error, df_t_unsupported, &t, NULL, NULL };
 			struct trk_conn c;
 			uint64_t now = 1;
 			trk_init(&c);

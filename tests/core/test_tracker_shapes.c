@@ -69,7 +69,7 @@ static void ts_feed(struct trk_conn *c, int wr, const char *d, size_t n, size_t 
 static void ts_run(struct ts_rec *r, struct trk_conn *c, const char *req, const char *rsp, const char *body,
 		   size_t cut)
 {
-	struct trk_sink s = { ts_on_request, ts_on_exchange, ts_on_error, ts_on_unsupported, r, NULL };
+	struct trk_sink s = { ts_on_request, ts_on_exchange, ts_on_error, ts_on_unsupported, r, NULL, NULL };
 	memset(r, 0, sizeof *r);
 	trk_init(c);
 	ts_feed(c, 0, req, strlen(req), cut, 1, &s);
@@ -151,7 +151,7 @@ Test(tracker, look_alike_names_are_ignored)
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
 		snprintf(rsp, sizeof rsp, "HTTP/1.1 200 OK\r\n%s\r\n", lines[i]);
 		for (size_t ci = 0; ci < TS_NCUTS; ci++) {
-			struct trk_sink s = { ts_on_request, ts_on_exchange, ts_on_error, ts_on_unsupported, &r, NULL };
+			struct trk_sink s = { ts_on_request, ts_on_exchange, ts_on_error, ts_on_unsupported, &r, NULL, NULL };
 			ts_run(&r, &c, "GET / HTTP/1.1\r\n\r\n", rsp, "0123456789", ts_cuts[ci]);
 			cr_assert_eq(r.nx, 0, "%s", lines[i]);
 			trk_end(&c, 9, &s);

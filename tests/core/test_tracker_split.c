@@ -405,7 +405,7 @@ static void sp_run(const struct sp_conv *cv, int mode, unsigned seed, struct gua
 		size_t n;
 	} first;
 	unsigned s = seed;
-	struct trk_sink sk = { sp_req, sp_x, sp_err, sp_uns, l, NULL };
+	struct trk_sink sk = { sp_req, sp_x, sp_err, sp_uns, l, NULL, NULL };
 	memset(l, 0, sizeof *l);
 	trk_init(&c);
 	uint64_t now = 10;

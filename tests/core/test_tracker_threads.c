@@ -115,7 +115,7 @@ static void th_feed(struct th_state *t, int wr, const char *d, size_t n, unsigne
 static void *th_reader(void *arg)
 {
 	struct th_state *t = arg;
-	const struct trk_sink sk = { th_on_request, th_on_exchange, th_on_error, th_on_unsupported, t, NULL };
+	const struct trk_sink sk = { th_on_request, th_on_exchange, th_on_error, th_on_unsupported, t, NULL, NULL };
 	const struct trk_sink *s = &sk;
 	unsigned seed = 7;
 	char buf[256];
@@ -144,7 +144,7 @@ static void *th_reader(void *arg)
 static void *th_writer(void *arg)
 {
 	struct th_state *t = arg;
-	const struct trk_sink sk = { th_on_request, th_on_exchange, th_on_error, th_on_unsupported, t, NULL };
+	const struct trk_sink sk = { th_on_request, th_on_exchange, th_on_error, th_on_unsupported, t, NULL, NULL };
 	const struct trk_sink *s = &sk;
 	unsigned seed = 11;
 	char buf[256];
@@ -183,7 +183,7 @@ Test(tracker, two_threads_one_connection, .timeout = 120)
 	pthread_join(rt, NULL);
 	pthread_join(wt, NULL);
 	cr_assert_eq(atomic_load(&t->failed), 0, "a thread timed out or the stream was taken for another protocol");
-	struct trk_sink s = { th_on_request, th_on_exchange, th_on_error, th_on_unsupported, t, NULL };
+	struct trk_sink s = { th_on_request, th_on_exchange, th_on_error, th_on_unsupported, t, NULL, NULL };
 	trk_end(&t->c, atomic_fetch_add(&t->clock, 1), &s);
 	cr_assert_eq(atomic_load(&t->errors), 0);
 	cr_assert_eq(t->nreq, TH_N);

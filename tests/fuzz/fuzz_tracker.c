@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fz f;
 	static struct trk_conn c;
-	struct trk_sink s = { fz_request, fz_exchange, fz_error, fz_unsupported, &f, NULL };
+	struct trk_sink s = { fz_request, fz_exchange, fz_error, fz_unsupported, &f, NULL, NULL };
 	size_t i = 0;
 	uint64_t now = 1;
 	f.nreq = f.nx = f.nuns = 0;
