@@ -388,7 +388,7 @@ static inline __attribute__((always_inline)) void reg_record(const struct reg *r
 	unsigned i = reg_bucket(r->dur_start, r->bound_ns, nb, dur_ns);
 	if (i < nb)
 		atomic_fetch_add_explicit(&s->b[i], 1, memory_order_release);
-	i = reg_size_bucket(r, req);
+	i = req ? reg_size_bucket(r, req) : 0; /* most requests have no body */
 	if (i < REG_SIZE_BUCKETS)
 		atomic_fetch_add_explicit(&s->b[nb + i], 1, memory_order_release);
 	i = reg_size_bucket(r, resp);
@@ -591,9 +591,14 @@ int reg_member_join(struct reg *r, int pid, uint64_t start_time_us)
 	return -1;
 }
 
+_Atomic int64_t *reg_member_inflight_word(struct reg *r, int slot)
+{
+	return &reg_mem_at(r, slot)->inflight;
+}
+
 void reg_member_inflight(struct reg *r, int slot, int64_t delta)
 {
-	atomic_fetch_add_explicit(&reg_mem_at(r, slot)->inflight, delta, memory_order_relaxed);
+	atomic_fetch_add_explicit(reg_member_inflight_word(r, slot), delta, memory_order_relaxed);
 }
 
 void reg_member_conns(struct reg *r, int slot, int64_t delta)

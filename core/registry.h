@@ -152,6 +152,10 @@ int reg_member_join(struct reg *r, int pid, uint64_t start_time_us);
 void reg_member_inflight(struct reg *r, int slot, int64_t delta);
 void reg_member_conns(struct reg *r, int slot, int64_t delta);
 
+/* The in-flight gauge word of a slot, for a caller that adds to it on
+ * every request (what reg_member_inflight adds to). */
+_Atomic int64_t *reg_member_inflight_word(struct reg *r, int slot);
+
 /* Store the process figures of a slot (the shim reads them from /proc). */
 void reg_member_set_figures(struct reg *r, int slot, const struct reg_member_figures *f);
 

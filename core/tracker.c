@@ -618,7 +618,7 @@ static inline __attribute__((always_inline)) uint32_t rd_announce(struct trk_con
 	}
 	c->rd.method = (uint8_t)m;
 	c->rd.flags = (uint8_t)flags;
-	c->rd.xflags = (uint8_t)((m == TRK_M_HEAD ? X_HEAD : 0) | (m == TRK_M_CONNECT ? X_CONNECT : 0));
+	c->rd.xflags = m == TRK_M_GET ? 0 : (uint8_t)((m == TRK_M_HEAD ? X_HEAD : 0) | (m == TRK_M_CONNECT ? X_CONNECT : 0));
 	sd->ver = (uint8_t)ver;
 	sd->hf = 0;
 	sd->cl = 0;
@@ -1435,6 +1435,16 @@ int trk_set_wide(int on)
 	return on;
 }
 
+/* trk_memo_block, 32 bytes wide. */
+__attribute__((target("avx2"))) static inline __m256i trk_memo_block32(const char *p, const char *k, __m256i lf,
+									  __m256i *bad)
+{
+	__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+	__m256i kk = _mm256_loadu_si256((const __m256i *)(const void *)k);
+	*bad = _mm256_or_si256(*bad, _mm256_min_epu8(_mm256_xor_si256(a, kk), kk));
+	return _mm256_cmpeq_epi8(a, lf);
+}
+
 /* trk_memo_same for sections of 64 bytes and more, 32 bytes at a time and
  * the rest as trk_memo_same does it. Out of line: the rest of the library
  * is built for any x86-64. */
@@ -1444,11 +1454,13 @@ __attribute__((target("avx2"), noinline)) static int trk_memo_same_wide(const st
 	size_t len = m->len, o = 0;
 	const __m256i z = _mm256_setzero_si256(), lf = _mm256_set1_epi8('\n');
 	__m256i bad = z, nl = z;
-	for (; o + 32 <= len; o += 32) {
-		__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(p + o));
-		__m256i k = _mm256_loadu_si256((const __m256i *)(const void *)(m->sec + o));
-		bad = _mm256_or_si256(bad, _mm256_min_epu8(_mm256_xor_si256(a, k), k));
-		nl = _mm256_sub_epi8(nl, _mm256_cmpeq_epi8(a, lf));
+	for (; o + 64 <= len; o += 64) {
+		nl = _mm256_sub_epi8(nl, trk_memo_block32(p + o, m->sec + o, lf, &bad));
+		nl = _mm256_sub_epi8(nl, trk_memo_block32(p + o + 32, m->sec + o + 32, lf, &bad));
+	}
+	if (o + 32 <= len) {
+		nl = _mm256_sub_epi8(nl, trk_memo_block32(p + o, m->sec + o, lf, &bad));
+		o += 32;
 	}
 	const __m128i z1 = _mm_setzero_si128();
 	__m128i bad1 = z1, nl1 = trk_memo_tail(m, p, o, &bad1, z1);
@@ -1471,7 +1483,7 @@ int trk_set_wide(int on)
  * holds a nonzero byte, and with as many newlines (so none came into a
  * value). 16 bytes at a time, the last ones as the 16 ending at len, with
  * no branch until the end. */
-static inline int trk_memo_same(const struct trk_memo *m, const char *p)
+static inline __attribute__((always_inline)) int trk_memo_same(const struct trk_memo *m, const char *p)
 {
 	size_t len = m->len, o = 0;
 #ifdef TRK_WIDE
@@ -1839,9 +1851,11 @@ static inline int trk_memo_due(const struct trk_side *sd, const struct trk_memo 
 static inline int trk_line_same(const char *a, const char *k, size_t len)
 {
 #ifdef __SSE2__
-	__m128i eq = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(a + len - 16)),
-				    _mm_loadu_si128((const __m128i *)(const void *)(k + len - 16)));
-	for (size_t o = 0; o + 16 < len; o += 16)
+	__m128i eq = _mm_and_si128(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(a + len - 16)),
+						  _mm_loadu_si128((const __m128i *)(const void *)(k + len - 16))),
+				   _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)a),
+						  _mm_loadu_si128((const __m128i *)(const void *)k)));
+	for (size_t o = 16; o + 16 < len; o += 16)
 		eq = _mm_and_si128(eq, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(a + o)),
 						      _mm_loadu_si128((const __m128i *)(const void *)(k + o))));
 	return _mm_movemask_epi8(eq) == 0xffff;

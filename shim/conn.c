@@ -55,10 +55,22 @@ static struct rcache conn_routes;
 /* Once the process is exiting its member slot is (or is about to be)
  * dropped with its gauges, maybe reused by another process: only
  * family-wide records are made then. */
+/* This process's in-flight gauge (shim_conn_member); NULL once exiting. */
+static _Atomic int64_t *conn_inflight;
+
+void shim_conn_member(void)
+{
+	_Atomic int64_t *w = NULL;
+	if (!__atomic_load_n(&conn_exited, __ATOMIC_ACQUIRE))
+		w = reg_member_inflight_word(shim.reg, shim.member_slot);
+	__atomic_store_n(&conn_inflight, w, __ATOMIC_RELAXED);
+}
+
 static inline void conn_gauge_inflight(int64_t d)
 {
-	if (!__atomic_load_n(&conn_exited, __ATOMIC_RELAXED))
-		reg_member_inflight(shim.reg, shim.member_slot, d);
+	_Atomic int64_t *w = __atomic_load_n(&conn_inflight, __ATOMIC_RELAXED);
+	if (w)
+		__atomic_fetch_add(w, d, __ATOMIC_RELAXED);
 }
 
 static inline void conn_gauge_conns(int64_t d)
@@ -453,6 +465,7 @@ void shim_conn_exit_all(void)
 {
 	if (__atomic_exchange_n(&conn_exited, 1, __ATOMIC_ACQ_REL))
 		return;
+	__atomic_store_n(&conn_inflight, NULL, __ATOMIC_RELAXED);
 	unsigned h = shim_fd_hwm();
 	for (unsigned fd = 0; fd < h; fd++)
 		if (shim_fd_bits((int)fd) & SHIM_FD_CONN)

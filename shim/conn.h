@@ -62,6 +62,10 @@ void shim_conn_read_unseen(int fd, uint64_t n);
 /* shutdown(fd, how) succeeded. */
 void shim_conn_shutdown(int fd, int how);
 
+/* The process has its member slot (shim.member_slot, at start-up and in a
+ * forked child): its in-flight gauge goes there from now on. */
+void shim_conn_member(void);
+
 /* The process is exiting: end every connection it served. Runs once. */
 void shim_conn_exit_all(void);
 

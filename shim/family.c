@@ -66,6 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "exporter.h"
 #include "procstat.h"
 #include "real.h"
@@ -542,6 +543,7 @@ static void fam_atfork_child(void)
 		uint64_t boot = procstat_boot_now_us();
 		shim.member_slot = reg_member_join(shim.reg, (int)shim.pid,
 						   procstat_boot_to_epoch_us(boot));
+		shim_conn_member();
 		fam_member_record(shim.member_slot, shim.pid, boot);
 	}
 }

@@ -129,15 +129,25 @@ EXPORT int accept4(int lfd, struct sockaddr *addr, socklen_t *len, int flags)
 	return fd;
 }
 
-EXPORT int close(int fd)
+/* A close that concerns the shim: a tracked fd, one of the exporter's, or
+ * a process whose thread is pending. */
+static __attribute__((noinline)) int hk_close_slow(int fd)
 {
-	if (UNLIKELY(shim_fd_bits(fd)) && !hk_vfork_child()) {
+	if (shim_fd_bits(fd) && !hk_vfork_child()) {
 		int e = errno;
 		shim_conn_drop_fd(fd);
 		errno = e;
 	}
 	hk_family_closing(fd);
 	hk_family_check(SHIM_CHECK_FD, -1);
+	return SHIM_REAL(close)(fd);
+}
+
+EXPORT int close(int fd)
+{
+	if (UNLIKELY(shim_fd_bits(fd) || fd >= __atomic_load_n(&shim_family_fd_floor, __ATOMIC_RELAXED) ||
+		     __atomic_load_n(&shim_family_pending, __ATOMIC_RELAXED)))
+		return hk_close_slow(fd);
 	return SHIM_REAL(close)(fd);
 }
 

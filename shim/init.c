@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "fdtable.h"
 #include "procstat.h"
 #include "real.h"
@@ -80,6 +81,7 @@ __attribute__((constructor)) static void shim_init(void)
 	if (procstat_start(shim.pid, &boot_us) < 0)
 		boot_us = procstat_boot_now_us();
 	shim.member_slot = reg_member_join(shim.reg, (int)shim.pid, procstat_boot_to_epoch_us(boot_us));
+	shim_conn_member();
 	shim.enabled = 1;
 	if (shim_family_init(boot_us) < 0)
 		shim_log(CFG_LOG_ERROR, "cannot map the family area; /metrics will not be served");
