@@ -785,7 +785,92 @@ static size_t reg_merge_aborts(struct reg_snap_abort *v, size_t n)
 	return w;
 }
 
-static void reg_snap_series_all(const struct reg *r, struct reg_snapshot *s, size_t cap)
+static int reg_ser_cmp_at(const void *pa, const void *pb, void *ctx)
+{
+	const struct reg_snap_series *v = ctx;
+	return reg_ser_cmp(&v[*(const uint32_t *)pa], &v[*(const uint32_t *)pb]);
+}
+
+/* Whether the n series in v are those o was made from, as they came. */
+static int reg_order_same(const struct reg_snap_order *o, const struct reg_snap_series *v, size_t n)
+{
+	if (!o || !o->pos || o->n != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (o->key[i] != reg_key(v[i].method, v[i].route, v[i].status) || o->label[i] != v[i].route_label)
+			return 0;
+	return 1;
+}
+
+/* Renews o for the n series in v, sorted by pos (taken over). */
+static void reg_order_keep(struct reg_snap_order *o, const struct reg_snap_series *v, size_t n, uint32_t *pos)
+{
+	if (n > o->cap) {
+		uint64_t *k = realloc(o->key, n * sizeof *k);
+		if (k)
+			o->key = k;
+		const char **l = realloc(o->label, n * sizeof *l);
+		if (l)
+			o->label = l;
+		if (!k || !l) {
+			free(pos);
+			reg_snap_order_free(o);
+			return;
+		}
+		o->cap = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		o->key[i] = reg_key(v[i].method, v[i].route, v[i].status);
+		o->label[i] = v[i].route_label;
+	}
+	free(o->pos);
+	o->pos = pos;
+	o->n = n;
+}
+
+void reg_snap_order_free(struct reg_snap_order *o)
+{
+	free(o->key);
+	free(o->label);
+	free(o->pos);
+	memset(o, 0, sizeof *o);
+}
+
+/* Sorts the n series of s (by reg_ser_cmp), through o when it knows their
+ * order. Returns 0, or -1 when out of memory. */
+static int reg_sort_series(struct reg_snapshot *s, size_t n, struct reg_snap_order *o)
+{
+	if (!o) {
+		qsort(s->series, n, sizeof *s->series, reg_ser_cmp);
+		return 0;
+	}
+	const uint32_t *pos = o->pos;
+	uint32_t *fresh = NULL;
+	if (!reg_order_same(o, s->series, n)) {
+		fresh = malloc((n ? n : 1) * sizeof *fresh);
+		if (!fresh)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			fresh[i] = (uint32_t)i;
+		qsort_r(fresh, n, sizeof *fresh, reg_ser_cmp_at, s->series);
+		pos = fresh;
+	}
+	struct reg_snap_series *v = malloc((n ? n : 1) * sizeof *v);
+	if (!v) {
+		free(fresh);
+		return -1;
+	}
+	for (size_t j = 0; j < n; j++)
+		v[j] = s->series[pos[j]];
+	if (fresh)
+		reg_order_keep(o, s->series, n, fresh);
+	free(s->series);
+	s->series = v;
+	return 0;
+}
+
+static int reg_snap_series_all(const struct reg *r, struct reg_snapshot *s, size_t cap,
+			       struct reg_snap_order *o)
 {
 	size_t n = 0;
 	size_t ser_cap = (size_t)1 << r->ser_bits;
@@ -814,8 +899,10 @@ static void reg_snap_series_all(const struct reg *r, struct reg_snapshot *s, siz
 	}
 	for (size_t i = 0; i < n; i++)
 		reg_fill_label(r, &s->series[i].route, &s->series[i].route_label, &s->series[i].route_len);
-	qsort(s->series, n, sizeof *s->series, reg_ser_cmp);
+	if (reg_sort_series(s, n, o) < 0)
+		return -1;
 	s->n_series = reg_merge_series(s->series, n, r->nb);
+	return 0;
 }
 
 static void reg_snap_aborts_all(const struct reg *r, struct reg_snapshot *s, size_t cap)
@@ -897,6 +984,11 @@ static size_t reg_snap_room(uint64_t used, unsigned bits)
 
 int reg_snapshot_take(struct reg *r, struct reg_snapshot *s)
 {
+	return reg_snapshot_take_ordered(r, s, NULL);
+}
+
+int reg_snapshot_take_ordered(struct reg *r, struct reg_snapshot *s, struct reg_snap_order *o)
+{
 	memset(s, 0, sizeof *s);
 	s->reg = r;
 	/* Claimed slots never outnumber reservations; the slack covers series
@@ -909,7 +1001,10 @@ int reg_snapshot_take(struct reg *r, struct reg_snapshot *s)
 		reg_snapshot_free(s);
 		return -1;
 	}
-	reg_snap_series_all(r, s, ser_n);
+	if (reg_snap_series_all(r, s, ser_n, o) < 0) {
+		reg_snapshot_free(s);
+		return -1;
+	}
 	reg_snap_aborts_all(r, s, ab_n);
 	s->overflow += s->overflow_aborted;
 	for (unsigned c = 0; c < REG_C_COUNT; c++)

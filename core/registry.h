@@ -221,4 +221,19 @@ struct reg_snapshot {
 int reg_snapshot_take(struct reg *r, struct reg_snapshot *s);
 void reg_snapshot_free(struct reg_snapshot *s);
 
+/* The sorted order of the series of a previous snapshot, kept by the caller
+ * (process-private, zero to start). While the same series with the same
+ * labels come out of the registry, the next snapshot takes their order from
+ * here instead of sorting them again. */
+struct reg_snap_order {
+	size_t n, cap;
+	uint64_t *key;       /* series in the order the registry yields them */
+	const char **label; /* and their route labels */
+	uint32_t *pos;       /* where the j-th series in sorted order came from */
+};
+
+/* reg_snapshot_take, reading and renewing o (NULL: sort). Same result. */
+int reg_snapshot_take_ordered(struct reg *r, struct reg_snapshot *s, struct reg_snap_order *o);
+void reg_snap_order_free(struct reg_snap_order *o);
+
 #endif

@@ -109,6 +109,9 @@ struct exp_gz_cache {
 };
 static struct exp_gz_cache exp_gzc[2]; /* per format */
 
+/* The order of the series, from one render to the next. */
+static struct reg_snap_order exp_order;
+
 /* Uncompressed bodies (6 MB for 2,000 series) go to libmicrohttpd without a
  * copy: each is rendered into a buffer that is free, which the responses
  * sending it then hold (refs) until libmicrohttpd releases them. The lowest
@@ -464,7 +467,7 @@ static const char *exp_render(enum expo_format fmt, int gz, size_t *len, struct 
 	}
 	fam_refresh_members();
 	struct reg_snapshot snap;
-	if (reg_snapshot_take(shim.reg, &snap) < 0)
+	if (reg_snapshot_take_ordered(shim.reg, &snap, &exp_order) < 0)
 		return NULL;
 	struct expo_opts o = {
 		.format = fmt,

@@ -635,3 +635,52 @@ Test(registry, bucket_search_matches_scan)
 	struct reg_config one = {.max_series = 1000, .n_buckets = 1, .bucket_s = {60}};
 	check_buckets(&one);
 }
+
+/* A snapshot taken through a kept order equals a sorted one, series by
+ * series; the order is reused while the series stay the same and made
+ * again when one is added. */
+static void same_series(const struct reg_snapshot *a, const struct reg_snapshot *b)
+{
+	cr_assert_eq(a->n_series, b->n_series);
+	for (size_t i = 0; i < a->n_series; i++) {
+		const struct reg_snap_series *x = &a->series[i], *y = &b->series[i];
+		cr_assert_eq(x->route_len, y->route_len, "series %zu", i);
+		cr_assert_eq(memcmp(x->route_label, y->route_label, x->route_len), 0, "series %zu", i);
+		cr_assert_eq(x->method, y->method, "series %zu", i);
+		cr_assert_eq(x->status, y->status, "series %zu", i);
+		cr_assert_eq(x->count, y->count, "series %zu", i);
+		cr_assert_eq(x->dur_sum_us, y->dur_sum_us, "series %zu", i);
+	}
+}
+
+Test(registry, ordered_snapshots_match_sorted_ones)
+{
+	struct reg *r = treg_new(200, NULL);
+	struct reg_snap_order o = {0};
+	char l[32];
+	for (unsigned i = 0; i < 40; i++) {
+		int n = snprintf(l, sizeof l, "/r%02u", (i * 17) % 40);
+		uint32_t id = reg_route(r, l, (size_t)n);
+		reg_observe(r, TRK_M_GET + i % 3, id, i % 2 ? 200 : 404, 1000 * i, 0, i);
+	}
+	const uint32_t *kept = NULL;
+	for (int round = 0; round < 5; round++) {
+		if (round == 2)
+			reg_observe(r, TRK_M_POST, route(r, "/a-new-one"), 201, 5, 0, 0);
+		if (round == 3)
+			reg_observe(r, TRK_M_GET + 31 % 3, route(r, "/r07"), 200, 7000, 0, 0); /* i = 31 */
+		struct reg_snapshot a = take(r), b;
+		cr_assert_eq(reg_snapshot_take_ordered(r, &b, &o), 0);
+		cr_assert_null(treg_check(&b));
+		same_series(&a, &b);
+		if (round == 1 || round == 3 || round == 4)
+			cr_assert_eq(o.pos, kept, "round %d: the kept order is used", round);
+		else
+			cr_assert_neq(o.pos, kept, "round %d: the order is made", round);
+		kept = o.pos;
+		cr_assert_eq(o.n, b.n_series);
+		reg_snapshot_free(&a);
+		reg_snapshot_free(&b);
+	}
+	reg_snap_order_free(&o);
+}
