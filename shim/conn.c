@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -70,7 +71,7 @@ static inline void conn_gauge_inflight(int64_t d)
 {
 	_Atomic int64_t *w = __atomic_load_n(&conn_inflight, __ATOMIC_RELAXED);
 	if (w)
-		__atomic_fetch_add(w, d, __ATOMIC_RELAXED);
+		atomic_fetch_add_explicit(w, d, memory_order_relaxed);
 }
 
 static inline void conn_gauge_conns(int64_t d)

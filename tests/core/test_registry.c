@@ -541,7 +541,7 @@ Test(registry_member, spill_slot)
 	/* the word a caller adds to itself is the slot's (or the spill's) */
 	cr_assert_eq(reg_member_inflight_word(r, -1), reg_member_inflight_word(r, REG_MAX_MEMBERS));
 	cr_assert_neq(reg_member_inflight_word(r, -1), reg_member_inflight_word(r, 0));
-	__atomic_fetch_add(reg_member_inflight_word(r, 3), 4, __ATOMIC_RELAXED);
+	atomic_fetch_add_explicit(reg_member_inflight_word(r, 3), 4, memory_order_relaxed);
 	reg_member_leave(r, -1, 100); /* the spill slot is never dropped */
 	struct reg_snapshot s = take(r);
 	cr_assert_eq(s.members, REG_MAX_MEMBERS);
