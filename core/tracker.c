@@ -15,7 +15,11 @@
  * Each side remembers the last header section it parsed whole (struct
  * trk_memo): the next section that equals it outside the values of fields
  * no rule reads is framed by a compare instead of a parse (trk_memo_try),
- * with the findings the parse gave.
+ * with the findings the parse gave. A head that matches it before the
+ * engine runs (rd_head_memo, wr_head_memo) also skips the engine, and the
+ * start line of the last such head is kept byte for byte (struct
+ * trk_lmemo, trk_smemo): the same line again is taken from there, a
+ * request's with the route the sink gave it (trk_sink.on_again).
  *
  * The read side owns rd and publishes a ring entry as soon as the request
  * line is announced, so a response the server sends before the head is
