@@ -850,6 +850,13 @@ static inline __attribute__((always_inline)) void rd_head_end(struct trk_conn *c
 	uint8_t hf = sd->hf;
 	int bad = 0;
 	sd->state = S_IDLE;
+	/* The common request first: no body, no upgrade, kept alive. Its flags
+	 * stay as rd_publish gave them to the ring slot: nothing to settle. */
+	if (__builtin_expect(!(hf & (HF_CL | HF_CLBAD | HF_TE | HF_UPGRADE)) &&
+				     !(c->rd.xflags & X_CONNECT) &&
+				     (sd->ver == 1 ? !(hf & HF_CLOSE) : (hf & HF_KEEP)),
+			     1))
+		return;
 	if (sd->ver == 1 ? (hf & HF_CLOSE) : !(hf & HF_KEEP))
 		c->rd.xflags |= X_CLOSE;
 	if (hf & HF_UPGRADE)
@@ -1068,6 +1075,17 @@ static inline __attribute__((always_inline)) void wr_head_end(struct trk_conn *c
 	uint8_t hf = sd->hf;
 	uint8_t x = c->wr.xflags;
 	sd->body = 0;
+	/* The common response first: a final status and a body of known
+	 * length, to a request that is neither HEAD nor CONNECT nor unread. */
+	if (__builtin_expect(!(x & (X_HEAD | X_CONNECT | X_BLIND)) && (hf & (HF_CL | HF_CLBAD | HF_TE)) == HF_CL &&
+				     sd->cl && st >= 200 && st != 204 && st != 304,
+			     1)) {
+		if (sd->ver == 1 ? (hf & HF_CLOSE) : !(hf & HF_KEEP))
+			sd->misc |= WM_CLOSE;
+		sd->rem = sd->cl;
+		sd->state = S_BODY;
+		return;
+	}
 	if (st < 200 && st != 101) {
 		sd->state = S_IDLE; /* interim: the final response follows */
 		return;

@@ -423,11 +423,9 @@ void shim_conn_writev(int fd, const struct iovec *iov, int iovcnt, size_t n)
 
 void shim_conn_write_opaque(int fd, uint64_t n)
 {
-	struct shim_conn *c = conn_of(fd);
-	if (!c || conn_is_off(c))
-		return;
-	conn_touch(c);
-	trk_write_opaque(&c->trk, n, 0, &conn_sink);
+	struct shim_conn *c = conn_live(fd);
+	if (c)
+		trk_write_opaque(&c->trk, n, 0, &conn_sink);
 }
 
 /* End what was pending and stop: after unseen bytes any further parse

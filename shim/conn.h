@@ -54,7 +54,8 @@ void shim_conn_read(int fd, const void *buf, size_t n);
 void shim_conn_readv(int fd, const struct iovec *iov, int iovcnt, size_t n);
 void shim_conn_write(int fd, const void *buf, size_t n);
 void shim_conn_writev(int fd, const struct iovec *iov, int iovcnt, size_t n);
-/* n bytes sent without the shim seeing them (sendfile, splice). */
+/* n bytes sent without the shim seeing them (sendfile, splice); fd passed
+ * the hook's shim_fd_tracked() check, as for the calls above. */
 void shim_conn_write_opaque(int fd, uint64_t n);
 /* n bytes consumed without the shim seeing them (MSG_TRUNC, splice out of
  * the socket): the stream cannot be followed any further. */

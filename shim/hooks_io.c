@@ -310,7 +310,8 @@ EXPORT ssize_t splice(int in, off_t *off_in, int out, off_t *off_out, size_t n, 
 	int e = errno;
 	if (r > 0) {
 		shim_conn_read_unseen(in, (uint64_t)r);
-		shim_conn_write_opaque(out, (uint64_t)r);
+		if (shim_fd_tracked(out))
+			shim_conn_write_opaque(out, (uint64_t)r);
 	}
 	errno = e;
 	return r;

@@ -2,7 +2,9 @@
  * a request line equal to the connection's previous one is announced
  * through on_again (or on_request with the right path), a status line
  * equal to the previous one gives its status and version, and neither
- * memo ever stands in for a line that differs. Every read and write is
+ * memo ever stands in for a line that differs. Also the short ways out of
+ * a head that both the memos and the engine take (rd_head_end,
+ * wr_head_end): only the common case takes them. Every read and write is
  * placed right before a guard page, so a compare that reads too far
  * faults. */
 #include <criterion/criterion.h>
@@ -283,5 +285,68 @@ Test(tracker_again, a_head_cut_after_its_line_is_parsed_whole)
 	cr_assert_str_eq(t.r.path[t.r.nreq - 1], "/tiny");
 	cr_assert_eq(t.r.x[6].status, 200);
 	cr_assert_eq(t.r.x[6].t_start, 210);
+	cr_assert_eq(t.r.errors, 0);
+}
+
+/* A 304 carries the length of the body it does not send: the next
+ * response starts right after its head, whether the head came from the
+ * memo (its header section is the one kept) or from the engine. */
+Test(tracker_again, a_304_with_a_length_has_no_body)
+{
+	struct ta t;
+	ta_start(&t, 1);
+	ta_run(&t, ta_req, ta_resp, 0, 5);
+	ta_exchange_once(&t.c, ta_req, "HTTP/1.1 304 Not Modified\r\nServer: t\r\nContent-Length: 2\r\n\r\n", 5,
+			 &t.s);
+	ta_run(&t, ta_req, ta_resp, 6, 8);
+	ta_exchange_once(&t.c, ta_req, "HTTP/1.1 304 Not Modified\r\nDate: x\r\nContent-Length: 9\r\n\r\n", 8, &t.s);
+	ta_run(&t, ta_req, ta_resp, 9, 11);
+	cr_assert_eq(t.r.nx, 11);
+	for (int k = 0; k < 11; k++) {
+		cr_assert_eq(t.r.x[k].status, k == 5 || k == 8 ? 304 : 200, "exchange %d", k);
+		cr_assert_eq(t.r.x[k].resp_body, k == 5 || k == 8 ? 0 : 2, "exchange %d", k);
+		cr_assert_eq(t.r.x[k].t_end, 10 * (uint64_t)k + 15, "exchange %d", k);
+	}
+	cr_assert_eq(t.r.errors, 0);
+}
+
+/* A request that asks for an upgrade waits for its answer before the
+ * bytes after it are read as a request: after a 101 they are the new
+ * protocol's. */
+Test(tracker_again, an_upgrade_request_waits_for_its_answer)
+{
+	struct ta t;
+	ta_start(&t, 1);
+	ta_run(&t, ta_req, ta_resp, 0, 4);
+	ta_read(&t.c,
+		"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\n\r\n\x81\x07hi\r\n\r\n",
+		100, &t.s);
+	ta_write(&t.c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 105,
+		 &t.s);
+	ta_read(&t.c, "\x81\x05world", 110, &t.s);
+	cr_assert_eq(t.r.nx, 5);
+	cr_assert_eq(t.r.x[4].status, 101);
+	cr_assert_eq(t.r.x[4].t_start, 100);
+	cr_assert_eq(t.r.x[4].t_end, 105);
+	cr_assert_str_eq(t.r.path[t.r.nreq - 1], "/ws");
+	cr_assert_eq(t.r.errors, 0);
+}
+
+/* CONNECT: the bytes after the request are the tunnel's once a 2xx
+ * answers it, never a request of their own. */
+Test(tracker_again, a_connect_request_waits_for_its_answer)
+{
+	struct ta t;
+	ta_start(&t, 1);
+	ta_run(&t, ta_req, ta_resp, 0, 4);
+	ta_read(&t.c, "CONNECT example.com:80 HTTP/1.1\r\nHost: example.com:80\r\n\r\ntunnel\r\nbytes\r\n\r\n", 100,
+		&t.s);
+	ta_write(&t.c, "HTTP/1.1 200 Connection Established\r\n\r\n", 105, &t.s);
+	ta_read(&t.c, "more tunnel bytes", 110, &t.s);
+	cr_assert_eq(t.r.nx, 5);
+	cr_assert_eq(t.r.x[4].status, 200);
+	cr_assert_eq(t.r.x[4].method, TRK_M_CONNECT);
+	cr_assert_eq(t.r.x[4].t_end, 105);
 	cr_assert_eq(t.r.errors, 0);
 }
