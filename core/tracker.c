@@ -612,14 +612,6 @@ static inline __attribute__((always_inline)) uint32_t rd_announce(struct trk_con
 		rd_swamped(c);
 		return tag;
 	}
-	if (p) {
-		tag = again && s->on_again ? s->on_again(s->ctx, again->tag)
-					   : s->on_request(s->ctx, m, path, len, flags);
-		p->tag = tag & ~TRK_TAG_ONCE;
-		p->t_start = sd->t_mark;
-		p->method = (uint8_t)m;
-		p->flags = (uint8_t)flags;
-	}
 	c->rd.method = (uint8_t)m;
 	c->rd.flags = (uint8_t)flags;
 	c->rd.xflags = m == TRK_M_GET ? 0 : (uint8_t)((m == TRK_M_HEAD ? X_HEAD : 0) | (m == TRK_M_CONNECT ? X_CONNECT : 0));
@@ -629,8 +621,17 @@ static inline __attribute__((always_inline)) uint32_t rd_announce(struct trk_con
 	sd->body = 0;
 	if (ver == 9)
 		c->rd.xflags |= X_V09 | X_CLOSE;
+	/* the sink last: little has to live across its call */
+	if (p) {
+		p->t_start = sd->t_mark;
+		p->method = (uint8_t)m;
+		p->flags = (uint8_t)flags;
+		tag = again && s->on_again ? s->on_again(s->ctx, again->tag)
+					   : s->on_request(s->ctx, m, path, len, flags);
+		p->tag = tag & ~TRK_TAG_ONCE;
+	}
 	rd_publish(c);
-	if (ver == 9) {
+	if (c->rd.xflags & X_V09) {
 		rd_done(c);
 		return tag;
 	}
