@@ -22,8 +22,10 @@ const uint64_t reg_size_bounds[REG_SIZE_BUCKETS] = {100, 1000, 10000, 100000, 10
 
 /* One histogram series. Buckets hold per-bucket (not cumulative) counts:
  * n_buckets duration buckets and the duration +Inf bucket, whose sum is the
- * series' count, then the request-size and response-size buckets (their
- * +Inf is the count minus the finite ones). Keys live apart in a
+ * series' count; the request-size buckets and one for sizes past the last
+ * bound, of requests with a body only (the others are the count less
+ * these, all in the first bucket); the response-size buckets (their +Inf
+ * is the count less the finite ones). Keys live apart in a
  * compact array that is written once per slot: a probe that passes over a
  * hot series reads a line nobody writes, instead of one that bounces
  * between the cores recording into it. */
@@ -124,7 +126,7 @@ static int reg_cfg_ok(const struct reg_config *cfg, uint64_t *bound_ns)
 static void reg_plan(const struct reg_config *cfg, struct reg_layout *l)
 {
 	l->nb = cfg->n_buckets;
-	l->ser_stride = reg_align(sizeof(struct reg_ser) + 8 * (l->nb + 1 + 2 * REG_SIZE_BUCKETS));
+	l->ser_stride = reg_align(sizeof(struct reg_ser) + 8 * (l->nb + 2 + 2 * REG_SIZE_BUCKETS));
 	/* at most half full: probes stay short and always end */
 	l->ser_bits = reg_bits_for(2 * (uint64_t)cfg->max_series);
 	l->ab_bits = l->ser_bits;
@@ -381,20 +383,19 @@ static inline unsigned reg_size_bucket(const struct reg *r, uint64_t v)
 static inline __attribute__((always_inline)) void reg_record(const struct reg *r, struct reg_ser *s,
 							      uint64_t dur_ns, uint64_t req, uint64_t resp)
 {
-	unsigned sz = r->nb + 1;
+	unsigned rq = r->nb + 1, rs = rq + REG_SIZE_BUCKETS + 1;
 	/* The duration bucket, +Inf included, is the count: it comes first, the
 	 * size buckets after it with release. A reader that sees a size bucket
 	 * also sees the count it belongs to, even if the writer dies between. */
 	reg_add_relaxed(&s->b[reg_bucket(r->dur_start, r->bound_ns, r->nb, dur_ns)], 1);
-	unsigned i = req ? reg_size_bucket(r, req) : 0; /* most requests have no body */
-	if (i < REG_SIZE_BUCKETS)
-		atomic_fetch_add_explicit(&s->b[sz + i], 1, memory_order_release);
-	i = reg_size_bucket(r, resp);
-	if (i < REG_SIZE_BUCKETS)
-		atomic_fetch_add_explicit(&s->b[sz + REG_SIZE_BUCKETS + i], 1, memory_order_release);
-	reg_add_relaxed(&s->dur_sum_us, (dur_ns + 500) / 1000);
-	if (req)
+	if (req) { /* most requests have none: the count tells them */
+		atomic_fetch_add_explicit(&s->b[rq + reg_size_bucket(r, req)], 1, memory_order_release);
 		reg_add_relaxed(&s->req_sum, req);
+	}
+	unsigned i = reg_size_bucket(r, resp);
+	if (i < REG_SIZE_BUCKETS)
+		atomic_fetch_add_explicit(&s->b[rs + i], 1, memory_order_release);
+	reg_add_relaxed(&s->dur_sum_us, (dur_ns + 500) / 1000);
 	if (resp)
 		reg_add_relaxed(&s->resp_sum, resp);
 }
@@ -670,11 +671,11 @@ void reg_member_leave(struct reg *r, int slot, uint64_t final_cpu_us)
 
 static void reg_snap_ser(const struct reg *r, const struct reg_ser *x, uint64_t key, struct reg_snap_series *o)
 {
-	unsigned nb = r->nb, sz = nb + 1;
-	uint64_t b[REG_MAX_BUCKETS + 1 + 2 * REG_SIZE_BUCKETS];
+	unsigned nb = r->nb, rq = nb + 1, rs = rq + REG_SIZE_BUCKETS + 1;
+	uint64_t b[REG_MAX_BUCKETS + 2 + 2 * REG_SIZE_BUCKETS];
 	/* the size buckets (acquire) before the duration ones, which make the
 	 * count: see reg_record */
-	for (unsigned i = sz; i < sz + 2 * REG_SIZE_BUCKETS; i++)
+	for (unsigned i = rq; i < rs + REG_SIZE_BUCKETS; i++)
 		b[i] = atomic_load_explicit(&x->b[i], memory_order_acquire);
 	memset(o, 0, sizeof *o);
 	uint64_t count = 0;
@@ -687,14 +688,18 @@ static void reg_snap_ser(const struct reg *r, const struct reg_ser *x, uint64_t 
 	o->status = (uint16_t)reg_key_status(key);
 	o->route = reg_key_route(key);
 	o->count = count;
+	/* requests without a body: the count less those with one */
 	uint64_t c = 0;
+	for (unsigned i = 0; i <= REG_SIZE_BUCKETS; i++)
+		c += b[rq + i];
+	c = c < count ? count - c : 0;
 	for (unsigned i = 0; i < REG_SIZE_BUCKETS; i++) {
-		c += b[sz + i];
+		c += b[rq + i];
 		o->req_cum[i] = c < count ? c : count;
 	}
 	c = 0;
 	for (unsigned i = 0; i < REG_SIZE_BUCKETS; i++) {
-		c += b[sz + REG_SIZE_BUCKETS + i];
+		c += b[rs + i];
 		o->resp_cum[i] = c < count ? c : count;
 	}
 	o->dur_sum_us = atomic_load_explicit(&x->dur_sum_us, memory_order_relaxed);
