@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <sys/single_threaded.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -56,19 +57,34 @@ static struct rcache conn_routes;
 /* Once the process is exiting its member slot is (or is about to be)
  * dropped with its gauges, maybe reused by another process: only
  * family-wide records are made then. */
-/* This process's in-flight gauge (shim_conn_member); NULL once exiting. */
-static _Atomic int64_t *conn_inflight;
+/* This process's in-flight gauge (shim_conn_member); NULL once exiting.
+ * conn_inflight_own is the same word when no other process writes it
+ * (not the spill slot), else NULL. */
+static _Atomic int64_t *conn_inflight, *conn_inflight_own;
 
 void shim_conn_member(void)
 {
 	_Atomic int64_t *w = NULL;
 	if (!__atomic_load_n(&conn_exited, __ATOMIC_ACQUIRE))
 		w = reg_member_inflight_word(shim.reg, shim.member_slot);
+	int own = shim.member_slot >= 0 && shim.member_slot < REG_MAX_MEMBERS;
+	__atomic_store_n(&conn_inflight_own, own ? w : NULL, __ATOMIC_RELAXED);
 	__atomic_store_n(&conn_inflight, w, __ATOMIC_RELAXED);
 }
 
 static inline void conn_gauge_inflight(int64_t d)
 {
+#if defined(__x86_64__)
+	/* The process's own word while it has one thread: an add without the
+	 * lock prefix. One instruction, so a signal handler that records an
+	 * exchange cannot come between its read and its write; the exporter
+	 * in another process only loads the word. */
+	_Atomic int64_t *o = __atomic_load_n(&conn_inflight_own, __ATOMIC_RELAXED);
+	if (o && __libc_single_threaded) {
+		__asm__ volatile("addq %1, %0" : "+m"(*(int64_t *)o) : "er"(d));
+		return;
+	}
+#endif
 	_Atomic int64_t *w = __atomic_load_n(&conn_inflight, __ATOMIC_RELAXED);
 	if (w)
 		atomic_fetch_add_explicit(w, d, memory_order_relaxed);
@@ -464,6 +480,7 @@ void shim_conn_exit_all(void)
 {
 	if (__atomic_exchange_n(&conn_exited, 1, __ATOMIC_ACQ_REL))
 		return;
+	__atomic_store_n(&conn_inflight_own, NULL, __ATOMIC_RELAXED);
 	__atomic_store_n(&conn_inflight, NULL, __ATOMIC_RELAXED);
 	unsigned h = shim_fd_hwm();
 	for (unsigned fd = 0; fd < h; fd++)
