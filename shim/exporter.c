@@ -20,6 +20,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -39,6 +40,7 @@
 #include "auth_glue.h"
 #include "expose.h"
 #include "exporter.h"
+#include "procstat.h"
 #include "real.h"
 #include "shim.h"
 
@@ -124,6 +126,8 @@ struct exp_held {
 };
 static struct exp_held exp_held[EXP_HELD_BUFS];
 static struct expo_buf exp_text;
+/* net.core.wmem_max in bytes (exp_fit_sndbuf); 0: unknown, never used */
+static size_t exp_wmem_max;
 
 static uint64_t exp_now_ns(void)
 {
@@ -384,6 +388,11 @@ static int exp_load(void)
 	EXP_SYM(destroy_response, "MHD_destroy_response");
 #undef EXP_SYM
 	*(void **)(&mhd.create_response_held) = dlsym(h, "MHD_create_response_from_buffer_with_free_callback_cls");
+	char wm[32];
+	if (procstat_slurp("/proc/sys/net/core/wmem_max", wm, sizeof wm) > 0) {
+		long v = strtol(wm, NULL, 10);
+		exp_wmem_max = v > 0 && v <= INT_MAX ? (size_t)v : 0;
+	}
 	exp_lib = h;
 	return 0;
 }
@@ -506,6 +515,34 @@ static const char *exp_render(enum expo_format fmt, int gz, size_t *len, struct 
 	return gc->gz.data;
 }
 
+/* A body of megabytes that the socket's send buffer holds whole goes out
+ * in one send: this thread queues it and is done, and the client's reads
+ * drive the rest of the transfer. Otherwise the thread waits for the
+ * client to read and, on a loaded core, for its turn again, once per
+ * buffer's worth. The buffer grows only where the system lets it exceed
+ * what TCP's own tuning would give (net.core.wmem_max is read once, when
+ * the library is loaded); setting a smaller one would shrink it. */
+static void exp_fit_sndbuf(struct MHD_Connection *c, size_t len)
+{
+	const size_t slack = 64 * 1024; /* the head and the kernel's overhead */
+	if (!exp_wmem_max)
+		return;
+	const union MHD_ConnectionInfo *ci = mhd.get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int cur;
+	socklen_t sl = sizeof cur;
+	if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &cur, &sl) < 0 || cur < 0 ||
+	    (size_t)cur >= len + slack)
+		return;
+	/* the kernel doubles the value it is given, up to twice wmem_max */
+	size_t want = (len + slack) / 2 + 1;
+	if (want > exp_wmem_max)
+		want = exp_wmem_max;
+	if (2 * want <= (size_t)cur)
+		return;
+	int v = (int)want;
+	setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+}
+
 /* PROMSHIM_AUTH_FILE (core/auth.c through shim/auth_glue.c): returns
  * nonzero when the request may proceed; otherwise the refusal is queued
  * in *ret and counted: 401 with a challenge, or 429 while the client is
@@ -579,6 +616,7 @@ static enum MHD_Result exp_handle(void *cls, struct MHD_Connection *c, const cha
 	const char *body = exp_render(fmt, gz, &len, &hb);
 	if (!body)
 		return exp_plain(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", 0);
+	exp_fit_sndbuf(c, len);
 	return exp_reply(c, MHD_HTTP_OK, expo_content_type(fmt), gz ? "gzip" : NULL, body, len, 0, hb);
 }
 

@@ -39,9 +39,7 @@ static long ps_page(void)
 	return pg;
 }
 
-/* Read a small /proc file into buf (NUL-terminated). Returns its length or
- * -errno. */
-static ssize_t ps_slurp(const char *path, char *buf, size_t cap)
+ssize_t procstat_slurp(const char *path, char *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -79,7 +77,7 @@ static int ps_stat_read(pid_t pid, struct ps_stat *st)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	ssize_t n = ps_slurp(path, buf, sizeof buf);
+	ssize_t n = procstat_slurp(path, buf, sizeof buf);
 	if (n < 0)
 		return n == -ENOENT ? -ESRCH : (int)n;
 	char *p = strrchr(buf, ')');
@@ -158,7 +156,7 @@ int procstat_max_fds(pid_t pid, uint64_t *max_fds)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof path, "/proc/%d/limits", (int)pid);
-	ssize_t n = ps_slurp(path, buf, sizeof buf);
+	ssize_t n = procstat_slurp(path, buf, sizeof buf);
 	if (n < 0)
 		return (int)n;
 	char *p = strstr(buf, "Max open files");

@@ -11,6 +11,10 @@
 
 #include "registry.h"
 
+/* Read a small /proc or /sys file into buf (NUL-terminated). Returns its
+ * length or -errno. */
+ssize_t procstat_slurp(const char *path, char *buf, size_t cap);
+
 /* Read pid's figures into f. Returns 0; -ESRCH when the process is gone (or
  * a zombie); another -errno when /proc could not be read. Figures that are
  * unreadable for permission reasons (another user's fd directory) are left
