@@ -17,12 +17,12 @@ timeout 120 python3 - "$P" "$M" <<'EOF' || fail "held bodies: see above"
 import re, socket, sys, time
 port, mport = int(sys.argv[1]), int(sys.argv[2])
 
+sys.path.insert(0, "tests/shim/progs")
+from http_get import get as _get
+
+
 def get(path):
-    s = socket.create_connection(("127.0.0.1", port), 5)
-    s.sendall(b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
-    while s.recv(65536):
-        pass
-    s.close()
+    _get(port, path)
 
 for i in range(4999):
     get("/s/%d" % i)

@@ -17,12 +17,12 @@ timeout 120 python3 - "$P" "$M" <<'EOF' || fail "send buffer: see above"
 import re, socket, subprocess, sys
 port, mport = int(sys.argv[1]), int(sys.argv[2])
 
+sys.path.insert(0, "tests/shim/progs")
+from http_get import get as _get
+
+
 def get(path):
-    s = socket.create_connection(("127.0.0.1", port), 5)
-    s.sendall(b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
-    while s.recv(65536):
-        pass
-    s.close()
+    _get(port, path)
 
 for i in range(1700):
     get("/s/%d" % i)
