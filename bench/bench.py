@@ -143,21 +143,54 @@ def wrk(port, path, seconds=SECONDS, conns=32):
     return float(m.group(1))
 
 
-def abba(variants, path):
-    """variants: list of (name, port). Alternates their order each round."""
+def stop_one(p):
+    """Stops one process group that start() started."""
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    procs.remove(p)
+
+
+def abba(variants, path, fresh=None):
+    """variants: list of (name, port). Alternates their order each round.
+    fresh: {name: callable} for variants whose server is started anew
+    before each of their rounds (then warmed up 1 s): each round then
+    meets another placement of the server's memory, whose luck would
+    otherwise weigh on every round of a run alike."""
+    fresh = fresh or {}
     results = {name: [] for name, _ in variants}
     for name, port in variants:  # warm up
         wrk(port, path, seconds=1)
     for r in range(ROUNDS):
         order = variants if r % 2 == 0 else list(reversed(variants))
         for name, port in order:
+            if name in fresh:
+                fresh[name]()
+                wrk(port, path, seconds=1)
             results[name].append(wrk(port, path))
     return {name: statistics.median(v) for name, v in results.items()}
 
 
 def bench_nginx(tmp):
-    log("== nginx, 1 worker, keep-alive (%d rounds of %ds)" % (ROUNDS, SECONDS))
+    log("== nginx, 1 worker, keep-alive (%d rounds of %ds; bare and promshim started anew each round)"
+        % (ROUNDS, SECONDS))
     ports = {}
+    running = {}
+
+    def launch(name, conf, env):
+        """(Re)starts a variant's nginx and waits for its port."""
+        if name in running:
+            stop_one(running[name])
+        running[name] = start(["nginx", "-c", conf], env)
+        wait_port(ports[name])
+
+    fresh = {}
     for name in ("bare", "promshim", "haproxy", "mtail"):
         d = os.path.join(tmp, "nginx-" + name)
         os.makedirs(d)
@@ -171,7 +204,13 @@ def bench_nginx(tmp):
             backend = free_port()
         if name == "mtail":
             alog = "%s/access.log" % d
-        start(["nginx", "-c", nginx_conf(d, backend, access_log=alog)], env)
+        conf = nginx_conf(d, backend, access_log=alog)
+        if name in ("bare", "promshim"):
+            # started anew for each round (see abba)
+            fresh[name] = (lambda n=name, c=conf, e=env: launch(n, c, e))
+            launch(name, conf, env)
+        else:
+            start(["nginx", "-c", conf], env)
         if name == "haproxy":
             hcfg = os.path.join(d, "haproxy.cfg")
             with open(hcfg, "w") as f:
@@ -208,7 +247,7 @@ backend be
     for p in ports.values():
         wait_port(p)
     for label, path in (("tiny `return 200`", "/tiny"), ("10 KiB static", "/static/10k.bin")):
-        med = abba(list(ports.items()), path)
+        med = abba(list(ports.items()), path, fresh)
         base = med["bare"]
         for name in ("bare", "promshim", "haproxy", "mtail"):
             rows.append(("nginx %s" % label, name, "%.0f req/s" % med[name], "%.3f" % (med[name] / base)))
