@@ -174,6 +174,7 @@ def abba(variants, path, fresh=None):
                 fresh[name]()
                 wrk(port, path, seconds=1)
             results[name].append(wrk(port, path))
+    abba.rounds = results  # per-round figures, for the spread in the log
     return {name: statistics.median(v) for name, v in results.items()}
 
 
@@ -252,6 +253,10 @@ backend be
         for name in ("bare", "promshim", "haproxy", "mtail"):
             rows.append(("nginx %s" % label, name, "%.0f req/s" % med[name], "%.3f" % (med[name] / base)))
             log("  %-22s %-9s %9.0f req/s  %.3f" % (label, name, med[name], med[name] / base))
+        # each round's promshim figure against the bare one of the same round
+        pair = sorted(a / b for a, b in zip(abba.rounds["promshim"], abba.rounds["bare"]))
+        log("  %-22s promshim/bare round by round: %s (median %.3f)"
+            % (label, " ".join("%.3f" % x for x in pair), statistics.median(pair)))
     stop_all()
 
 
