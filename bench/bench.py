@@ -7,10 +7,13 @@ Run by `make bench` (scripts/bench). wrk is pinned to CPU 0, every server
 instrumented runs alternate (ABBA) over many short rounds; the table gives
 medians and ratios. Deterministic figures come from callgrind: user-space
 instructions added per request, as the slope between two request counts so
-that start-up costs cancel.
+that start-up costs cancel. Parts: micro nginx others callgrind startup rss
+(the default), and split (bare / library loaded, nothing tracked /
+promshim, on nginx's 10 KiB file).
 
-Environment: BENCH_ROUNDS (default 8), BENCH_SECONDS (default 3),
-BENCH_SCRAPES (default 200: /metrics scrapes per variant, about 1 s each).
+Environment: BENCH_ROUNDS (default 16), BENCH_SECONDS (default 3),
+BENCH_SCRAPES (default 200: /metrics cycles of about 1 s, each with one
+fresh and one cached gzip scrape and IDENTITY_PER_CYCLE identity ones).
 Writes build/bench.md.
 """
 import os
@@ -26,7 +29,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.environ.get("BENCH_LIB", os.path.join(ROOT, "build", "libpromshim.so"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "8"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "16"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
 SERVER_CPU = "1"
 CLIENT_CPU = "0"
@@ -260,6 +263,40 @@ backend be
     stop_all()
 
 
+def bench_split(tmp):
+    """Where the cost lies (not in the default run): nginx's 10 KiB file
+    bare, with the library loaded but no connection tracked (PROMSHIM_PORTS
+    names a port nginx does not serve, so every hook only looks at its fd
+    and calls through), and with promshim as usual. The first gap is the
+    interposition, the second the tracking (tracker, clock, registry)."""
+    log("== split: nginx 10 KiB, bare / hooks only / promshim (%d rounds of %ds, each started anew)"
+        % (ROUNDS, SECONDS))
+    ports, running, fresh = {}, {}, {}
+
+    def launch(name, conf, env):
+        if name in running:
+            stop_one(running[name])
+        running[name] = start(["nginx", "-c", conf], env)
+        wait_port(ports[name])
+
+    envs = {"bare": None, "hooks only": shim_env(free_port(), {"PROMSHIM_PORTS": "1"}),
+            "promshim": shim_env(free_port())}
+    for name, env in envs.items():
+        d = os.path.join(tmp, "split-" + name.replace(" ", "-"))
+        ports[name] = free_port()
+        conf = nginx_conf(d, ports[name])
+        fresh[name] = (lambda n=name, c=conf, e=env: launch(n, c, e))
+        launch(name, conf, env)
+    med = abba(list(ports.items()), "/static/10k.bin", fresh)
+    for name in envs:
+        pair = sorted(a / b for a, b in zip(abba.rounds[name], abba.rounds["bare"]))
+        rows.append(("nginx 10 KiB static, split", name, "%.0f req/s" % med[name],
+                     "%.3f" % (med[name] / med["bare"])))
+        log("  %-10s %9.0f req/s  %.3f  (round by round: median %.3f, %.3f to %.3f)"
+            % (name, med[name], med[name] / med["bare"], statistics.median(pair), pair[0], pair[-1]))
+    stop_all()
+
+
 def bench_simple(tmp, label, make_cmd, path):
     log("== %s (%d rounds)" % (label, ROUNDS))
     variants = []
@@ -427,6 +464,10 @@ def nginx_worker_pids(master_pid):
 
 SCRAPES = int(os.environ.get("BENCH_SCRAPES", "200"))
 GZIP_REUSE = 1.0  # the exporter serves the same gzip body for 1 s
+# Identity scrapes need no wait for the gzip cache to expire: five fit in
+# each cycle, so that their 99th percentile rests on 1,000 samples (the
+# 10th slowest), not on the 2nd slowest of 200.
+IDENTITY_PER_CYCLE = 5
 
 
 def scrape_once(conn, enc):
@@ -456,11 +497,11 @@ def scrape_once(conn, enc):
 def scrape_latency(mport, n, gap=(0.020, 0.050)):
     """In-process /metrics latency, measured in a forked child pinned to
     CLIENT_CPU (with wrk). One keep-alive connection per variant, as
-    Prometheus keeps its scrape connections alive. n cycles, each opened by
-    a gzip scrape sent more than GZIP_REUSE after the previous fresh gzip
-    response ended (so a fresh render, as every Prometheus scrape is), then
-    an identity scrape and a gzip scrape that the exporter answers from its
-    1 s gzip cache, 20-50 ms apart; fresh and cached gzip bodies are told
+    Prometheus keeps its scrape connections alive. n cycles of
+    IDENTITY_PER_CYCLE identity scrapes, a gzip scrape sent more than
+    GZIP_REUSE after the previous fresh gzip response ended (so a fresh
+    render, as every Prometheus scrape is) and a gzip scrape that the
+    exporter answers from its 1 s gzip cache, 20-50 ms apart; fresh and cached gzip bodies are told
     apart by their bytes. Timed with perf_counter from the request being
     sent to its last body byte (and to the response head).
     Returns {variant: [p50, p99, max, p50 to head, p99 to head (ms),
@@ -484,8 +525,9 @@ def scrape_latency(mport, n, gap=(0.020, 0.050)):
             size = {}
             reconn = dict.fromkeys(variants, 0)
             last_gz = None
+            cycle = ["identity"] * IDENTITY_PER_CYCLE + ["gzip", "gzip-cached"]
             for i in range(n + 2):  # the first 2 cycles warm up, untimed
-                for v in variants:
+                for k, v in enumerate(cycle):
                     th, dt, body, rc = scrape_once(conns[v], v)
                     if v == "gzip" and body == last_gz:
                         raise RuntimeError("gzip scrape %d was not a fresh render" % i)
@@ -500,7 +542,7 @@ def scrape_latency(mport, n, gap=(0.020, 0.050)):
                         head[v].append(th)
                         size[v] = len(body)
                         reconn[v] += rc
-                    if v != variants[-1]:
+                    if k + 1 < len(cycle):
                         time.sleep(random.uniform(*gap))
                 wait = rendered_by + GZIP_REUSE + random.uniform(*gap) - time.perf_counter()
                 if wait > 0:
@@ -582,7 +624,7 @@ def bench_rss_and_scrape(tmp):
             if series < 1900:
                 raise RuntimeError("/metrics holds %d series, not ~2,000" % series)
             wrk_out = os.path.join(d, "wrk.out")
-            wrk_secs = int(60 + SCRAPES * (GZIP_REUSE + 0.2))  # stopped when the scrapes end
+            wrk_secs = int(60 + SCRAPES * (GZIP_REUSE + 0.5))  # stopped when the scrapes end
             with open(wrk_out, "w") as f:
                 load = start(["wrk", "-t1", "-c32", "-d%ds" % wrk_secs,
                               "http://127.0.0.1:%d/tiny" % port], cpu=CLIENT_CPU, stdout=f)
@@ -599,7 +641,8 @@ def bench_rss_and_scrape(tmp):
             m = re.search(r"Requests/sec:\s+([\d.]+)", open(wrk_out).read())
             rps = float(m.group(1)) if m else float("nan")
             log("  nginx under wrk throughout: %.0f req/s; scrape client: http.client, one "
-                "keep-alive connection per variant, %d scrapes each" % (rps, SCRAPES))
+                "keep-alive connection per variant, %d gzip scrapes each, %d identity"
+                % (rps, SCRAPES, SCRAPES * IDENTITY_PER_CYCLE))
             notes = {"identity": "keep-alive client",
                      "gzip": "keep-alive client, fresh render (>1 s apart)",
                      "gzip-cached": "keep-alive client, within 1 s: exporter's gzip cache"}
@@ -657,6 +700,8 @@ def main():
             bench_startup()
         if "rss" in which:
             bench_rss_and_scrape(tmp)
+        if "split" in which:
+            bench_split(tmp)
     finally:
         stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
